@@ -1,0 +1,264 @@
+"""One forward pass -> Analysis, a frozen record every panel reads from.
+
+Like TransformerLens' ActivationCache: run the model once with attentions and
+hidden states, keep everything as numpy on the CPU, and let every view re-slice
+it. Shapes use T for tokens, L for layers, H for heads, D for the model width,
+V for the vocabulary, K for the stored top candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from models.catalog import DECODER, ENCODER, ENCODER_DECODER
+from models.errors import AnatomyError
+from models.loading import LoadedModel
+from models.settings import settings
+from models.tokens import TokenInfo, build_tokens
+
+TOP_K_STORED = 100
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything one forward pass tells about one input.
+
+    For encoder-decoders, `tokens`, `hidden_states` and `attentions` belong to
+    the encoder, and the `decoder_*` / `cross_attentions` fields are filled.
+    """
+
+    model_id: str
+    family: str
+    text: str
+    text_pair: str | None
+    tokens: tuple[TokenInfo, ...]  # T
+    input_ids: np.ndarray  # [T] int64
+    attention_mask: np.ndarray  # [T] int64
+    token_type_ids: np.ndarray | None  # [T] int64, sentence A/B (BERT)
+    token_embeddings: np.ndarray  # [T, D] output of the input-embedding lookup
+    position_embeddings: np.ndarray | None  # [T, D] learned absolute positions, if any
+    hidden_states: np.ndarray  # [L+1, T, D]; [0] is the embedding output
+    attentions: np.ndarray  # [L, H, T, T]; rows = queries, columns = keys
+    has_lm_head: bool
+    logits_last: np.ndarray | None  # [V] logits predicting the token after the last one
+    top_ids: np.ndarray | None  # [T_out, K] highest-logit ids at each output position
+    top_logits: np.ndarray | None  # [T_out, K] their logits, descending
+    logsumexp: np.ndarray | None  # [T_out] log of the softmax denominator per position
+    decoder_tokens: tuple[TokenInfo, ...] | None = None  # T_dec
+    decoder_input_ids: np.ndarray | None = None  # [T_dec]
+    decoder_hidden_states: np.ndarray | None = None  # [L_dec+1, T_dec, D]
+    decoder_attentions: np.ndarray | None = None  # [L_dec, H, T_dec, T_dec]
+    cross_attentions: np.ndarray | None = None  # [L_dec, H, T_dec, T]
+
+    def __post_init__(self) -> None:
+        t = len(self.tokens)
+        n_layers, n_heads = self.attentions.shape[:2]
+        _expect(self.input_ids, (t,), "input_ids")
+        _expect(self.attention_mask, (t,), "attention_mask")
+        _expect(self.attentions, (n_layers, n_heads, t, t), "attentions")
+        _expect(self.hidden_states, (n_layers + 1, t, self.hidden_states.shape[2]), "hidden_states")
+        _expect(self.token_embeddings, (t, self.token_embeddings.shape[1]), "token_embeddings")
+        if self.position_embeddings is not None:
+            _expect(self.position_embeddings, self.token_embeddings.shape, "position_embeddings")
+        if self.family == ENCODER_DECODER:
+            t_dec = len(self.decoder_tokens or ())
+            dec_layers = self.decoder_attentions.shape[0]
+            _expect(
+                self.decoder_attentions, (dec_layers, n_heads, t_dec, t_dec), "decoder_attentions"
+            )
+            _expect(self.cross_attentions, (dec_layers, n_heads, t_dec, t), "cross_attentions")
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.attentions.shape[0])
+
+    @property
+    def n_heads(self) -> int:
+        return int(self.attentions.shape[1])
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (what the result cache counts)."""
+        arrays = (getattr(self, f.name) for f in fields(self))
+        return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+def _expect(array: np.ndarray, shape: tuple, name: str) -> None:
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {array.shape}, expected {tuple(shape)}")
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().to(torch.float32).cpu().numpy()
+
+
+def position_embedding_module(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The learned absolute position table (BERT, GPT-2, BART ...), if the model has one."""
+    for name, module in model.named_modules():
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in ("wpe", "position_embeddings", "embed_positions") and hasattr(module, "weight"):
+            return module
+    return None
+
+
+def _check_text(text: str) -> str:
+    if text is None or not str(text).strip():
+        raise AnatomyError("Type a sentence first: the text is empty.", key="error.empty_text")
+    return str(text).replace("\x00", "")
+
+
+def encode(loaded: LoadedModel, text: str, text_pair: str | None = None):
+    """Tokenize like the model's own tokenizer, with offsets; enforce the token cap."""
+    text = _check_text(text)
+    pair = (
+        text_pair if text_pair and text_pair.strip() and loaded.family != ENCODER_DECODER else None
+    )
+    encoding = loaded.tokenizer(
+        text,
+        pair,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+        truncation=False,
+    )
+    limit = settings().max_tokens
+    if len(encoding["input_ids"]) > limit:
+        raise AnatomyError(
+            f"The text is {len(encoding['input_ids'])} tokens long; the limit is {limit}. "
+            "Shorten it.",
+            key="error.too_many_tokens",
+            count=len(encoding["input_ids"]),
+            limit=limit,
+        )
+    return encoding, (text,) if pair is None else (text, pair)
+
+
+def _decoder_inputs(loaded: LoadedModel, target: str | None):
+    """Decoder input for an encoder-decoder: start token, then the target so far."""
+    start = loaded.config.decoder_start_token_id
+    ids = [start]
+    if target and target.strip():
+        target_ids = loaded.tokenizer(text_target=target, add_special_tokens=False)["input_ids"]
+        ids += target_ids
+    pieces = loaded.tokenizer.convert_ids_to_tokens(ids)
+    tokens = tuple(
+        TokenInfo(int(i), p, p, 0, 0, n == 0, None, 0, ())
+        for n, (i, p) in enumerate(zip(ids, pieces, strict=False))
+    )
+    return torch.tensor([ids]), tokens
+
+
+def _lm_summary(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """logits [T_out, V] -> (last [V], top ids [T_out, K], top logits [T_out, K], lse [T_out])."""
+    logits = logits.to(torch.float32)
+    k = min(TOP_K_STORED, logits.shape[-1])
+    top = torch.topk(logits, k, dim=-1)
+    return (
+        _numpy(logits[-1]),
+        top.indices.cpu().numpy(),
+        _numpy(top.values),
+        _numpy(torch.logsumexp(logits, dim=-1)),
+    )
+
+
+def _stack(per_layer: tuple[torch.Tensor, ...] | None, what: str, model_id: str) -> np.ndarray:
+    if not per_layer or any(a is None for a in per_layer):
+        raise AnatomyError(
+            f"'{model_id}' did not return its {what}; this model's attention can't be shown.",
+            key="error.no_attention",
+            model=model_id,
+        )
+    return _numpy(torch.stack([a[0] for a in per_layer]))
+
+
+def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Analysis:
+    """Run ONE forward pass of `loaded` on the text and keep what every panel needs."""
+    encoding, texts = encode(loaded, text, text_pair)
+    tokens = build_tokens(loaded.tokenizer, encoding, texts)
+    input_ids = torch.tensor([encoding["input_ids"]])
+    attention_mask = torch.ones_like(input_ids)
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    type_ids = encoding.get("token_type_ids")
+    if type_ids is not None and "token_type_ids" in loaded.tokenizer.model_input_names:
+        inputs["token_type_ids"] = torch.tensor([type_ids])
+    decoder_tokens = None
+    if loaded.family == ENCODER_DECODER:
+        inputs["decoder_input_ids"], decoder_tokens = _decoder_inputs(loaded, text_pair)
+
+    captured: dict[str, torch.Tensor] = {}
+    embedder = loaded.model.get_encoder() if loaded.family == ENCODER_DECODER else loaded.model
+    hooks = [_capture(embedder.get_input_embeddings(), "token", captured)]
+    position_module = position_embedding_module(loaded.model)
+    if position_module is not None:
+        hooks.append(_capture(position_module, "position", captured))
+    try:
+        with loaded.lock, torch.inference_mode():
+            out = loaded.model(**inputs, output_attentions=True, output_hidden_states=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_tokens)
+
+
+def _capture(module: torch.nn.Module, name: str, into: dict):
+    """Keep the FIRST output of `module` in this pass (the encoder's, for seq2seq)."""
+
+    def hook(_module, _inputs, output):
+        into.setdefault(name, output)
+
+    return module.register_forward_hook(hook)
+
+
+def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_tokens) -> Analysis:
+    is_seq2seq = loaded.family == ENCODER_DECODER
+    attentions = out.encoder_attentions if is_seq2seq else out.attentions
+    hidden = out.encoder_hidden_states if is_seq2seq else out.hidden_states
+    t = len(tokens)
+    position = captured.get("position")
+    if position is not None:
+        position = _numpy(position.reshape(-1, position.shape[-1])[-t:])
+        if position.shape[0] != t:
+            position = None
+    logits = getattr(out, "logits", None) if loaded.has_lm_head else None
+    last, top_ids, top_logits, lse = _lm_summary(logits[0]) if logits is not None else (None,) * 4
+    extra = {}
+    if is_seq2seq:
+        extra = dict(
+            decoder_tokens=decoder_tokens,
+            decoder_input_ids=inputs["decoder_input_ids"][0].numpy(),
+            decoder_hidden_states=_stack(
+                out.decoder_hidden_states, "decoder states", loaded.model_id
+            ),
+            decoder_attentions=_stack(out.decoder_attentions, "decoder attention", loaded.model_id),
+            cross_attentions=_stack(out.cross_attentions, "cross-attention", loaded.model_id),
+        )
+    type_ids = inputs.get("token_type_ids")
+    return Analysis(
+        model_id=loaded.model_id,
+        family=loaded.family,
+        text=text,
+        text_pair=text_pair or None,
+        tokens=tokens,
+        input_ids=inputs["input_ids"][0].numpy(),
+        attention_mask=inputs["attention_mask"][0].numpy(),
+        token_type_ids=None if type_ids is None else type_ids[0].numpy(),
+        token_embeddings=_numpy(captured["token"][0]),
+        position_embeddings=position,
+        hidden_states=_stack(hidden, "hidden states", loaded.model_id),
+        attentions=_stack(attentions, "attention weights", loaded.model_id),
+        has_lm_head=logits is not None,
+        logits_last=last,
+        top_ids=top_ids,
+        top_logits=top_logits,
+        logsumexp=lse,
+        **extra,
+    )
+
+
+__all__ = ["Analysis", "analyze", "encode", "position_embedding_module", "DECODER", "ENCODER"]

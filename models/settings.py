@@ -1,0 +1,37 @@
+"""Limits and locations, read from the environment when asked (tests change them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.bundled import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_params: int  # refuse models larger than this, checked from the config
+    max_models: int  # models kept loaded at once
+    max_model_bytes: int  # total weight bytes kept loaded
+    max_tokens: int  # token cap of one analysis
+    max_analyses: int  # analyses kept in the result cache
+    max_analysis_bytes: int  # total bytes of cached analyses
+    local_roots: tuple[Path, ...]  # folders a local model may be loaded from
+
+
+def _int_env(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def settings() -> Settings:
+    roots = os.environ.get("ANATOMY_LOCAL_MODELS", str(REPO_ROOT / "local_models"))
+    return Settings(
+        max_params=_int_env("ANATOMY_MAX_PARAMS", 600_000_000),
+        max_models=_int_env("ANATOMY_MAX_MODELS", 3),
+        max_model_bytes=_int_env("ANATOMY_MAX_MODEL_BYTES", 3 * 1024**3),
+        max_tokens=_int_env("ANATOMY_MAX_TOKENS", 512),
+        max_analyses=_int_env("ANATOMY_MAX_ANALYSES", 32),
+        max_analysis_bytes=_int_env("ANATOMY_MAX_ANALYSIS_BYTES", 1024**3),
+        local_roots=tuple(Path(p).resolve() for p in roots.split(os.pathsep) if p),
+    )
