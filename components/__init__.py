@@ -1,0 +1,1 @@
+"""One module per panel: pure render functions plus a small build(). No torch here."""

@@ -1,0 +1,64 @@
+"""What every panel shares: fetching the cached analysis, and errors as gr.Error."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+
+from components.i18n import t
+from models.analysis import Analysis
+from models.errors import AnatomyError
+from models.results import AnalysisKey, get_analysis
+
+
+@dataclass
+class PanelContext:
+    """The shared input row every panel reads: its components, created by app.py."""
+
+    model: gr.Dropdown
+    text: gr.Textbox
+    text_pair: gr.Textbox
+    lang: gr.Radio
+    key: gr.State  # the AnalysisKey (as a list) of the current analysis, never arrays
+    analyze: gr.Button
+    status: gr.Markdown
+
+
+def user_error(exc: Exception, lang: str = "en") -> gr.Error:
+    """A gr.Error whose message a student can act on; never a stack trace."""
+    if isinstance(exc, AnatomyError):
+        message = t(exc.key, lang, **exc.params)
+        if message == exc.key:
+            message = str(exc)
+        return gr.Error(message)
+    return gr.Error(t("error.internal", lang, kind=type(exc).__name__))
+
+
+def analysis_for(key, lang: str = "en", progress: Callable | None = None) -> Analysis:
+    """The cached Analysis behind a session's key (recomputed if it was evicted)."""
+    if not key:
+        raise gr.Error(t("error.no_analysis", lang))
+    try:
+        return get_analysis(*AnalysisKey(*key), progress=progress)
+    except gr.Error:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
+        raise user_error(exc, lang) from exc
+
+
+def analysis_of(model: str, text: str, text_pair: str | None = None) -> Analysis:
+    """The Analysis for API calls: (model, text) in, gr.Error out on bad input."""
+    return analysis_for(list(AnalysisKey.of(model, text, text_pair)))
+
+
+def escape(text: str) -> str:
+    """HTML-escape user or token text (quotes included)."""
+    return html.escape(text, quote=True)
+
+
+def explanation(key: str, lang: str) -> str:
+    """The panel's one-paragraph explanation of its concept, as Markdown."""
+    return t(key, lang)
