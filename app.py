@@ -9,6 +9,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from components import attention, embeddings, next_token, shell, tokenization  # noqa: E402
+from components.common import wire_language  # noqa: E402
 from components.i18n import t  # noqa: E402
 from models.catalog import list_models  # noqa: E402
 
@@ -32,8 +33,10 @@ def build_demo() -> gr.Blocks:
         ctx = shell.build()
         with gr.Tabs():
             for label, panel in PANELS:
-                with gr.Tab(t(label), id=label):
+                with gr.Tab(t(label), id=label) as tab:
                     panel.build(ctx)
+                ctx.tr(tab, label, "label")
+        wire_language(ctx)
         gr.api(models, api_name="models")
         demo.load(
             shell.run_analysis,

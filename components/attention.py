@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import plotly.graph_objects as go
 
+from components import bertviz_view, qk_walkthrough
 from components.common import PanelContext, analysis_for, analysis_of
 from components.i18n import t
 
@@ -45,3 +46,7 @@ def build(ctx: PanelContext) -> None:
     plot = gr.Plot()
     ctx.key.change(heatmap, [ctx.key, ctx.lang], plot, api_visibility="private")
     gr.api(attention, api_name="attention")
+    with gr.Accordion("Q·K step by step", open=False):
+        qk_walkthrough.build(ctx)
+    with gr.Accordion("bertviz", open=False):
+        bertviz_view.build(ctx)

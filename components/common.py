@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 
@@ -25,6 +25,13 @@ class PanelContext:
     key: gr.State  # the AnalysisKey (as a list) of the current analysis, never arrays
     analyze: gr.Button
     status: gr.Markdown
+    translated: list[tuple[gr.components.Component, str, str]] = field(default_factory=list)
+
+    def tr(self, component, key: str, attr: str = "value"):
+        """Register `component` so its `attr` ("value", "label" or "info") shows the
+        string `key` in the chosen language; returns the component."""
+        self.translated.append((component, key, attr))
+        return component
 
 
 def user_error(exc: Exception, lang: str = "en") -> gr.Error:
@@ -62,3 +69,22 @@ def escape(text: str) -> str:
 def explanation(key: str, lang: str) -> str:
     """The panel's one-paragraph explanation of its concept, as Markdown."""
     return t(key, lang)
+
+
+def wire_language(ctx: PanelContext) -> None:
+    """One language switch for every registered string (call after all panels are built)."""
+    strings: dict[int, dict[str, str]] = {}
+    components: dict[int, gr.components.Component] = {}
+    for component, key, attr in ctx.translated:
+        components[id(component)] = component
+        strings.setdefault(id(component), {})[attr] = key
+
+    def relabel(lang: str) -> list:
+        return [
+            gr.update(**{attr: t(key, lang) for attr, key in strings[cid].items()})
+            for cid in components
+        ]
+
+    ctx.lang.change(
+        relabel, ctx.lang, list(components.values()), api_visibility="private", queue=False
+    )

@@ -101,4 +101,12 @@ def build() -> PanelContext:
         concurrency_limit=4,
         api_visibility="private",
     )
-    return PanelContext(model, text, text_pair, lang, key, analyze, status)
+    ctx = PanelContext(model, text, text_pair, lang, key, analyze, status)
+    ctx.tr(model, "app.model", "label")
+    ctx.tr(model, "app.model_info", "info")
+    ctx.tr(lang, "app.language", "label")
+    ctx.tr(text, "app.text", "label")
+    ctx.tr(text_pair, "app.text_pair", "label")
+    ctx.tr(text_pair, "app.text_pair_info", "info")
+    ctx.tr(analyze, "app.analyze")
+    return ctx
