@@ -26,6 +26,13 @@ class PanelContext:
     analyze: gr.Button
     status: gr.Markdown
     translated: list[tuple[gr.components.Component, str, str]] = field(default_factory=list)
+    shared: dict[str, gr.components.Component] = field(default_factory=dict)
+
+    def share(self, component, name: str):
+        """Register a control (layer, head, temperature ...) whose value belongs in a
+        shared link, under a short URL parameter `name`; returns the component."""
+        self.shared[name] = component
+        return component
 
     def tr(self, component, key: str, attr: str = "value"):
         """Register `component` so its `attr` ("value", "label" or "info") shows the
