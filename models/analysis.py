@@ -52,6 +52,9 @@ class Analysis:
     decoder_hidden_states: np.ndarray | None = None  # [L_dec+1, T_dec, D]
     decoder_attentions: np.ndarray | None = None  # [L_dec, H, T_dec, T_dec]
     cross_attentions: np.ndarray | None = None  # [L_dec, H, T_dec, T]
+    # causal outputs only (decoder, or the decoder side of an encoder-decoder):
+    target_logprobs: np.ndarray | None = None  # [T_out] log-prob given to the token that came
+    target_ranks: np.ndarray | None = None  # [T_out] its rank (1 = top choice); the last: NaN / 0
 
     def __post_init__(self) -> None:
         t = len(self.tokens)
@@ -167,6 +170,22 @@ def _lm_summary(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
+def _target_summary(logits: torch.Tensor, ids: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """logits [T_out, V], ids [T_out] fed in -> log-prob and rank of each next id [T_out].
+
+    Position i predicts ids[i + 1]; the last position has no next token (NaN, rank 0).
+    """
+    logits = logits.to(torch.float32)
+    logprobs = torch.full((logits.shape[0],), float("nan"))
+    ranks = torch.zeros(logits.shape[0], dtype=torch.int64)
+    if logits.shape[0] > 1:
+        target = ids[1:].reshape(-1, 1)
+        chosen = logits[:-1].gather(1, target)
+        logprobs[:-1] = (chosen - torch.logsumexp(logits[:-1], dim=-1, keepdim=True))[:, 0]
+        ranks[:-1] = (logits[:-1] > chosen).sum(dim=-1) + 1
+    return _numpy(logprobs), ranks.numpy()
+
+
 def _stack(per_layer: tuple[torch.Tensor, ...] | None, what: str, model_id: str) -> np.ndarray:
     if not per_layer or any(a is None for a in per_layer):
         raise AnatomyError(
@@ -228,6 +247,9 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
     logits = getattr(out, "logits", None) if loaded.has_lm_head else None
     last, top_ids, top_logits, lse = _lm_summary(logits[0]) if logits is not None else (None,) * 4
     extra = {}
+    if logits is not None and loaded.family in (DECODER, ENCODER_DECODER):
+        fed = inputs["decoder_input_ids" if is_seq2seq else "input_ids"][0]
+        extra["target_logprobs"], extra["target_ranks"] = _target_summary(logits[0], fed)
     if is_seq2seq:
         extra = dict(
             decoder_tokens=decoder_tokens,
@@ -237,6 +259,7 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
             ),
             decoder_attentions=_stack(out.decoder_attentions, "decoder attention", loaded.model_id),
             cross_attentions=_stack(out.cross_attentions, "cross-attention", loaded.model_id),
+            **extra,
         )
     type_ids = inputs.get("token_type_ids")
     return Analysis(

@@ -1,12 +1,16 @@
 """Logits -> probabilities, with the sampling knobs of `generate`.
 
-Conventions follow transformers' `generate`: divide by the temperature, then
-keep the top-k, then keep the smallest set whose probability reaches top-p, then
-renormalise. top_k 0 and top_p 1.0 mean no cut; temperature 0 means greedy.
+Conventions follow transformers' `generate` (its logits warpers, in order):
+divide by the temperature, then keep the top-k (ties with the k-th logit stay,
+as in `TopKLogitsWarper`), then keep the smallest set of the remaining tokens
+whose renormalised probability reaches top-p (`TopPLogitsWarper`, at least one
+token kept), then renormalise. top_k 0 and top_p 1.0 mean no cut; temperature 0
+means greedy (all mass on the arg-max).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,56 +18,110 @@ import numpy as np
 from models.errors import AnatomyError
 
 MAX_TEMPERATURE = 100.0
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """The next-token distribution after the knobs, over the whole vocabulary."""
+    """The next-token distribution after the knobs, over the whole vocabulary [V]."""
 
-    probs: np.ndarray  # [V] softmax(logits / T) before any cut
+    probs: np.ndarray  # [V] softmax(logits / T) before any cut (one-hot at T = 0)
     kept: np.ndarray  # [V] bool, survived top-k and top-p
     final: np.ndarray  # [V] renormalised over the kept tokens (0 elsewhere)
     entropy: float  # of `probs`, in nats
 
+    @property
+    def greedy_id(self) -> int:
+        """The arg-max: what greedy decoding picks (the cuts never remove it)."""
+        return int(np.argmax(self.probs))
 
-def check_knobs(temperature: float, top_k: int, top_p: float) -> None:
-    """Raise AnatomyError for values `generate` would not accept."""
-    if temperature is None or not 0 <= float(temperature) <= MAX_TEMPERATURE:
-        raise AnatomyError(
-            f"Temperature must be between 0 and {MAX_TEMPERATURE:g}.", key="error.temperature"
-        )
-    if top_k is None or int(top_k) < 0:
-        raise AnatomyError("top-k must be 0 (no cut) or a positive number.", key="error.top_k")
-    if top_p is None or not 0 < float(top_p) <= 1:
-        raise AnatomyError("top-p must be above 0 and at most 1.", key="error.top_p")
+    def sample_id(self, seed: int, step: int = 0) -> int:
+        """A draw from `final`, reproducible from (seed, step): a class sees the same pick."""
+        rng = np.random.default_rng([check_seed(seed), int(step)])
+        return int(rng.choice(self.final.shape[0], p=self.final))
+
+
+def _number(value, key: str, message: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise AnatomyError(message, key=key) from None
+    if not math.isfinite(number):
+        raise AnatomyError(message, key=key)
+    return number
+
+
+def check_knobs(temperature, top_k, top_p) -> tuple[float, int, float]:
+    """The knobs as (float, int, float); AnatomyError for values `generate` would refuse."""
+    t_message = f"Temperature must be between 0 and {MAX_TEMPERATURE:g}."
+    temperature = _number(temperature, "error.temperature", t_message)
+    if not 0 <= temperature <= MAX_TEMPERATURE:
+        raise AnatomyError(t_message, key="error.temperature")
+    k_message = "top-k must be 0 (no cut) or a positive whole number."
+    k = _number(top_k, "error.top_k", k_message)
+    if k < 0 or k != int(k):
+        raise AnatomyError(k_message, key="error.top_k")
+    p_message = "top-p must be above 0 and at most 1."
+    p = _number(top_p, "error.top_p", p_message)
+    if not 0 < p <= 1:
+        raise AnatomyError(p_message, key="error.top_p")
+    return temperature, int(k), p
+
+
+def check_seed(seed) -> int:
+    message = f"The seed must be a whole number between 0 and {MAX_SEED}."
+    value = _number(seed, "error.seed", message)
+    if not 0 <= value <= MAX_SEED or value != int(value):
+        raise AnatomyError(message, key="error.seed")
+    return int(value)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits.astype(np.float64) - np.max(logits)
+    """softmax over the last axis, in float64."""
+    shifted = logits.astype(np.float64) - np.max(logits, axis=-1, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum()
+    return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def distribution(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> Distribution:
+def entropy_of(probs: np.ndarray) -> float:
+    """Shannon entropy in nats (0 log 0 = 0)."""
+    nonzero = probs[probs > 0]
+    return float(-(nonzero * np.log(nonzero)).sum())
+
+
+def top_k_mask(probs: np.ndarray, top_k: int) -> np.ndarray:
+    """[V] bool: tokens whose probability is at least the k-th largest (0 = keep all)."""
+    if top_k <= 0 or top_k >= probs.shape[0]:
+        return np.ones(probs.shape, dtype=bool)
+    kth = np.partition(probs, -top_k)[-top_k]
+    return probs >= kth
+
+
+def top_p_mask(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """[V] bool: the most likely tokens until their mass reaches top_p (at least one)."""
+    if top_p >= 1.0:
+        return np.ones(probs.shape, dtype=bool)
+    order = np.argsort(-probs, kind="stable")
+    sorted_probs = probs[order]
+    mass_before = np.cumsum(sorted_probs) - sorted_probs
+    keep_sorted = mass_before < top_p
+    keep_sorted[0] = True
+    kept = np.zeros(probs.shape, dtype=bool)
+    kept[order[keep_sorted]] = True
+    return kept
+
+
+def distribution(logits: np.ndarray, temperature, top_k, top_p) -> Distribution:
     """Apply temperature, top-k, top-p to `logits` [V] as `generate` does."""
-    check_knobs(temperature, top_k, top_p)
-    if float(temperature) == 0:  # greedy: all mass on the arg-max
+    temperature, top_k, top_p = check_knobs(temperature, top_k, top_p)
+    if temperature == 0:  # greedy: all mass on the arg-max
         probs = np.zeros(logits.shape, dtype=np.float64)
         probs[int(np.argmax(logits))] = 1.0
     else:
-        probs = softmax(logits / float(temperature))
-    kept = np.ones(logits.shape, dtype=bool)
-    order = np.argsort(-probs, kind="stable")
-    if int(top_k) > 0:
-        kept[order[int(top_k) :]] = False
-    if float(top_p) < 1.0:
-        sorted_probs = probs[order] * kept[order]
-        cumulative = np.cumsum(sorted_probs)
-        # keep tokens until the mass before them already reaches top_p
-        drop = (cumulative - sorted_probs) >= float(top_p)
-        kept[order[drop]] = False
+        probs = softmax(logits.astype(np.float64) / temperature)
+    kept = top_k_mask(probs, top_k)
+    after_k = np.where(kept, probs, 0.0)
+    kept &= top_p_mask(after_k / after_k.sum(), top_p)
     final = np.where(kept, probs, 0.0)
     final = final / final.sum()
-    nonzero = probs[probs > 0]
-    entropy = float(-(nonzero * np.log(nonzero)).sum())
-    return Distribution(probs, kept, final, entropy)
+    return Distribution(probs, kept, final, entropy_of(probs))
