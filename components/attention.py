@@ -171,7 +171,9 @@ def build(ctx: PanelContext) -> None:
         )
         overview_note = gr.Markdown()
         maps = gr.Plot(show_label=False, visible=False, elem_id="attention-maps")
-        table = gr.Dataframe(interactive=False, elem_id="attention-overview", wrap=False)
+        table = gr.Dataframe(
+            interactive=False, elem_id="attention-overview", wrap=False, max_height=1000
+        )
     ctx.tr(overview_box, "attention.overview", "label")
     ctx.tr(metric, "attention.metric_label", "label")
     _wire(ctx, part, layer, head, hide, metric, plot, note, summary, maps, table, overview_note)

@@ -148,9 +148,8 @@ def pattern_name(label: str, lang: str) -> str:
 
 
 def _cell_text(stats: HeadStats, metric: str, layer: int, head: int, lang: str) -> str:
-    label = pattern_name(str(stats.labels[layer, head]), lang)
     if metric == "label":
-        return label
+        return t(f"attention.pattern_short.{stats.labels[layer, head]}", lang)
     value = float(getattr(stats, metric)[layer, head])
     return f"{value:.2f}"
 
