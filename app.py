@@ -5,19 +5,21 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from components import attention, embeddings, next_token, shell, tokenization  # noqa: E402
+from components import attention, embeddings, export, next_token, page, shell, tokenization  # noqa: E402
 from components.common import wire_language  # noqa: E402
 from components.i18n import t  # noqa: E402
+from components.page import launch_kwargs  # noqa: E402
 from models.catalog import list_models  # noqa: E402
 
 PANELS = (
-    ("tab.tokenization", tokenization),
-    ("tab.embeddings", embeddings),
-    ("tab.attention", attention),
-    ("tab.next_token", next_token),
+    ("tokenization", tokenization),
+    ("embeddings", embeddings),
+    ("attention", attention),
+    ("next_token", next_token),
 )
 
 
@@ -27,23 +29,26 @@ def models() -> list[dict]:
 
 
 def build_demo() -> gr.Blocks:
-    """The whole app as a gr.Blocks (launch it, or mount it in a FastAPI app)."""
+    """The whole app as a gr.Blocks. Launch it with `launch(**launch_kwargs())`
+    (theme, offline fonts and the page CSS), or mount it in a FastAPI app."""
     with gr.Blocks(title=t("app.title")) as demo:
-        gr.Markdown(f"# {t('app.title')}\n{t('app.tagline')}")
+        intro = gr.Markdown(t("app.intro"), elem_id="intro")
         ctx = shell.build()
-        with gr.Tabs():
-            for label, panel in PANELS:
-                with gr.Tab(t(label), id=label) as tab:
+        ctx.tr(intro, "app.intro")
+        layout = page.build_header(ctx)
+        with gr.Tabs(elem_id="panels") as tabs:
+            tab_items = {}
+            for name, panel in PANELS:
+                label = f"tab.{name}"
+                with gr.Tab(t(label), id=label, elem_id=f"tab-{name}") as tab:
                     panel.build(ctx)
                 ctx.tr(tab, label, "label")
+                tab_items[name] = tab
+        page.track_tabs(layout, tabs, tab_items)
+        export.build(ctx)
         wire_language(ctx)
+        page.wire(demo, ctx, layout)
         gr.api(models, api_name="models")
-        demo.load(
-            shell.run_analysis,
-            [ctx.model, ctx.text, ctx.text_pair, ctx.lang],
-            [ctx.key, ctx.status],
-            api_visibility="private",
-        )
     return demo
 
 
@@ -51,4 +56,5 @@ if __name__ == "__main__":
     build_demo().queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        **launch_kwargs(),
     )
