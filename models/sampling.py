@@ -86,7 +86,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def entropy_of(probs: np.ndarray) -> float:
     """Shannon entropy in nats (0 log 0 = 0)."""
     nonzero = probs[probs > 0]
-    return float(-(nonzero * np.log(nonzero)).sum())
+    return float(max(0.0, -(nonzero * np.log(nonzero)).sum()))
 
 
 def top_k_mask(probs: np.ndarray, top_k: int) -> np.ndarray:
@@ -119,7 +119,7 @@ def distribution(logits: np.ndarray, temperature, top_k, top_p) -> Distribution:
         probs[int(np.argmax(logits))] = 1.0
     else:
         probs = softmax(logits.astype(np.float64) / temperature)
-    kept = top_k_mask(probs, top_k)
+    kept = top_k_mask(probs, top_k) & (probs > 0 if temperature == 0 else True)
     after_k = np.where(kept, probs, 0.0)
     kept &= top_p_mask(after_k / after_k.sum(), top_p)
     final = np.where(kept, probs, 0.0)
