@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from components.common import escape
 from components.i18n import t
 from components.theme import CATEGORICAL, MASKED, SEQUENTIAL, style
 
@@ -41,14 +42,14 @@ def sentence_vectors(analysis, representation: str) -> np.ndarray:
 
 
 def token_labels(analysis) -> list[str]:
-    """'i:text' per token: the text from the input's offsets (Korean stays whole)."""
-    return [f"{i}:{tok.text}" for i, tok in enumerate(analysis.tokens)]
+    """'i:text' per token, escaped: the text from the input's offsets (Korean stays whole)."""
+    return [f"{i}:{escape(tok.text)}" for i, tok in enumerate(analysis.tokens)]
 
 
 def token_hover(analysis) -> list[str]:
     """Hover text per token: shown text, raw piece, id and position."""
     return [
-        f"{tok.text}<br>piece {tok.piece} · id {tok.id} · pos {i}"
+        f"{escape(tok.text)}<br>piece {escape(tok.piece)} · id {tok.id} · pos {i}"
         for i, tok in enumerate(analysis.tokens)
     ]
 
@@ -60,7 +61,7 @@ def _background_trace(points: np.ndarray, names: list[str], lang: str) -> go.Sca
         z=points[:, 2],
         mode="markers",
         marker={"size": 2, "color": MASKED, "opacity": 0.35},
-        text=names,
+        text=[escape(name) for name in names],
         hovertemplate="%{text}<extra></extra>",
         name=t("emb.background", lang, count=len(points)),
     )
@@ -167,8 +168,8 @@ def distance_figure(matrix: np.ndarray, words: list[str], lang: str) -> go.Figur
     figure = go.Figure(
         go.Heatmap(
             z=np.round(matrix, 3),
-            x=words,
-            y=words,
+            x=[escape(word) for word in words],
+            y=[escape(word) for word in words],
             colorscale=SEQUENTIAL,
             reversescale=True,
             text=np.round(matrix, 2),

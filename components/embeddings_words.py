@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
-from components.common import PanelContext, user_error
+from components.common import PanelContext, escape, user_error
 from components.embeddings_plots import TOKEN, distance_figure, scatter_figure
 from components.i18n import t
 from models.background import word_text, word_vectors
@@ -52,11 +52,16 @@ def render_words(model: str, text: str, lang: str) -> tuple[go.Figure, go.Figure
         names = [word_text(model, int(i)) for i in fitted.background_ids]
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
         raise user_error(exc, lang) from exc
-    hover = [f"{w}<br>{' '.join(p)}" for w, p in zip(words, pieces, strict=True)]
+    shown = [escape(word) for word in words]
+    hover = [f"{escape(w)}<br>{escape(' '.join(p))}" for w, p in zip(words, pieces, strict=True)]
     figure = scatter_figure(
-        points, words, hover, fitted.background_points, names, lang, t("emb.words_title", lang)
+        points, shown, hover, fitted.background_points, names, lang, t("emb.words_title", lang)
     )
-    split = [f"{w} → {' + '.join(p)}" for w, p in zip(words, pieces, strict=True) if len(p) > 1]
+    split = [
+        f"{escape(w)} → {escape(' + '.join(p))}"
+        for w, p in zip(words, pieces, strict=True)
+        if len(p) > 1
+    ]
     note = t("emb.words_split", lang, words="; ".join(split)) if split else ""
     return figure, distance_figure(word_distances(vectors), words, lang), note
 

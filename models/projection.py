@@ -17,6 +17,7 @@ D model width.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -83,7 +84,9 @@ def fit_umap(vectors: np.ndarray):
     import umap  # imported late: numba compiles on first use
 
     reducer = umap.UMAP(n_components=3, n_neighbors=15, min_dist=0.3, random_state=SEED)
-    return reducer.fit(vectors)
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state": seeding is the point
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        return reducer.fit(vectors)
 
 
 def tsne_embed(vectors: np.ndarray) -> np.ndarray:
