@@ -138,6 +138,18 @@ def _chip_label(chip: Chip) -> str:
     return escape(chip.piece) or "∅"
 
 
+def _part_label(chip: Chip) -> str:
+    """A token inside a character group: its bytes in hex when they are only part of
+    a character (byte-level BPE, <0xNN>), else its vocabulary piece (##ᅡ, jamo)."""
+    if chip.shown:
+        return escape(chip.shown)
+    try:
+        bytes(chip.byte_values).decode("utf-8")
+    except UnicodeDecodeError:
+        return escape(hex_bytes(chip.byte_values))
+    return escape(chip.piece)
+
+
 def _group_html(group: CharacterGroup, chips: list[Chip], text: str, lang: str) -> str:
     members = [chips[i] for i in group.indices]
     n_bytes = len(text[group.start : group.end].encode("utf-8"))
@@ -149,12 +161,7 @@ def _group_html(group: CharacterGroup, chips: list[Chip], text: str, lang: str) 
         tokens=len(members),
     )
     parts = "".join(
-        _chip_html(
-            chip,
-            lang,
-            TINTS[chip.index % len(TINTS)],
-            escape(chip.shown) if chip.shown else escape(hex_bytes(chip.byte_values) or chip.piece),
-        )
+        _chip_html(chip, lang, TINTS[chip.index % len(TINTS)], _part_label(chip))
         for chip in members
     )
     shared = visible_whitespace(text[group.start : group.end])
@@ -200,7 +207,7 @@ def split_note(chips: list[Chip], texts: Sequence[str], lang: str, limit: int = 
     if not splits:
         return t("tok.split.none", lang)
     shown = ", ".join(
-        t("tok.split.item", lang, text=plain_whitespace(s).strip("·") or "·", bytes=b, tokens=n)
+        t("tok.split.item", lang, text=plain_whitespace(s), bytes=b, tokens=n)
         for s, b, n in splits[:limit]
     )
     more = t("tok.split.more", lang, n=len(splits) - limit) if len(splits) > limit else ""

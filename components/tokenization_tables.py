@@ -26,7 +26,7 @@ CATEGORY_COLOURS = {
 
 def detail_rows(chips: list[Chip], lang: str, show_special: bool = True) -> pd.DataFrame:
     """One row per token: position, text (whitespace visible), piece, id, bytes,
-    offsets, special, word and sentence (A/B)."""
+    offsets, special and sentence (A/B)."""
     columns = [t(f"tok.col.{name}", lang) for name in _DETAIL_COLUMNS]
     rows = [
         [
@@ -38,7 +38,6 @@ def detail_rows(chips: list[Chip], lang: str, show_special: bool = True) -> pd.D
             chip.start,
             chip.end,
             "✓" if chip.special else "",
-            "" if chip.word_id is None else chip.word_id,
             "AB"[chip.sentence] if chip.sentence in (0, 1) else str(chip.sentence),
         ]
         for chip in chips
@@ -56,7 +55,6 @@ _DETAIL_COLUMNS = (
     "start",
     "end",
     "special",
-    "word",
     "sentence",
 )
 
@@ -128,7 +126,24 @@ def statistics_markdown(
     return header + "\n".join(f"| {t(key, lang)} | {value} |" for key, value in rows)
 
 
-def _category(group_chips: list[Chip], word_sizes: dict[tuple[int, int], int]) -> str:
+def is_whole_word(text: str, start: int, end: int) -> bool:
+    """Does text[start:end] (leading/trailing spaces aside) begin and end at word
+    boundaries? Letters and digits of any script continue a word; punctuation,
+    spaces and the text's ends break it. Read from the text itself, because some
+    tokenizers (Gemma) report the whole input as one word."""
+    end = min(end, len(text))
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start == end:
+        return True
+    joined_left = start > 0 and text[start - 1].isalnum() and text[start].isalnum()
+    joined_right = end < len(text) and text[end - 1].isalnum() and text[end].isalnum()
+    return not joined_left and not joined_right
+
+
+def _category(group_chips: list[Chip], text: str) -> str:
     first = group_chips[0]
     if first.special:
         return "special"
@@ -136,9 +151,7 @@ def _category(group_chips: list[Chip], word_sizes: dict[tuple[int, int], int]) -
         return "unknown"
     if len(group_chips) > 1:
         return "bytes"
-    if first.word_id is None:
-        return "word"
-    return "word" if word_sizes.get((first.sentence, first.word_id), 1) == 1 else "subword"
+    return "word" if is_whole_word(text, first.start, first.end) else "subword"
 
 
 def highlighted_segments(
@@ -147,11 +160,6 @@ def highlighted_segments(
     """The input cut at token boundaries, each span labelled word / subword /
     shared bytes / unknown / special, for gr.HighlightedText. Text no token
     covers (spaces WordPiece drops) comes unlabelled."""
-    word_sizes: dict[tuple[int, int], int] = {}
-    for chip in chips:
-        if chip.word_id is not None:
-            key = (chip.sentence, chip.word_id)
-            word_sizes[key] = word_sizes.get(key, 0) + 1
     segments: list[tuple[str, str | None]] = []
     cursors = [0] * len(texts)
 
@@ -162,7 +170,7 @@ def highlighted_segments(
 
     for group in group_by_character(chips, tuple(texts)):
         members = [chips[i] for i in group.indices]
-        label = t(f"tok.cat.{_category(members, word_sizes)}", lang)
+        label = t(f"tok.cat.{_category(members, texts[group.sentence])}", lang)
         if members[0].special:
             if show_special:
                 segments.append((members[0].piece, label))

@@ -17,6 +17,7 @@ from components.tokenization_render import chips_html, chips_of_tokens, split_ch
 from components.tokenization_tables import (
     detail_rows,
     highlighted_segments,
+    is_whole_word,
     model_inputs_json,
     statistics_markdown,
 )
@@ -293,3 +294,29 @@ def test_tokenize_api_keeps_the_design_json_shape(tiny):
     assert result["family"] == "encoder"
     assert result["count"] == len(result["tokens"])
     assert all(set(tok) == {"id", "text", "start", "end", "special"} for tok in result["tokens"])
+
+
+@pytest.mark.parametrize(
+    ("span", "whole"),
+    [
+        ("나는", True),
+        (" 여행을", True),
+        (" 여행", False),
+        ("을", False),
+        ("Paris", True),
+        (".", True),
+    ],
+)
+def test_whole_words_are_read_from_the_text(span, whole):
+    text = "나는 여행을 Paris."
+    start = text.index(span) if span != "을" else text.index("을")
+    assert is_whole_word(text, start, start + len(span)) is whole
+
+
+def test_gemma_highlight_labels_whole_words_and_subwords():
+    text = "나는 최근 파리 여행을 다녀왔다"
+    encoded = tokenize_text(GEMMA3, text)
+    chips = chips_of_tokens(encoded.tokens, None)
+    labels = dict(highlighted_segments(chips, (text,), "en", show_special=False))
+    assert labels["나는"] == "whole word"
+    assert labels[" 여행"] == "subword" and labels["을"] == "subword"
