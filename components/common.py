@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gradio as gr
+from gradio.context import Context
 
 from components.i18n import t
 from models.analysis import Analysis
@@ -27,6 +28,9 @@ class PanelContext:
     status: gr.Markdown
     translated: list[tuple[gr.components.Component, str, str]] = field(default_factory=list)
     shared: dict[str, gr.components.Component] = field(default_factory=dict)
+    # The page-wide relabel event, registered before any panel's own language handler
+    # (see reserve_language_switch); wire_language fills in its outputs.
+    language_switch: LanguageSwitch | None = None
 
     def share(self, component, name: str):
         """Register a control (layer, head, temperature ...) whose value belongs in a
@@ -78,20 +82,47 @@ def explanation(key: str, lang: str) -> str:
     return t(key, lang)
 
 
-def wire_language(ctx: PanelContext) -> None:
-    """One language switch for every registered string (call after all panels are built)."""
-    strings: dict[int, dict[str, str]] = {}
-    components: dict[int, gr.components.Component] = {}
-    for component, key, attr in ctx.translated:
-        components[id(component)] = component
-        strings.setdefault(id(component), {})[attr] = key
+@dataclass
+class LanguageSwitch:
+    """The relabel event: component id -> {attr: key}, and its outputs in order."""
 
-    def relabel(lang: str) -> list:
+    strings: dict[int, dict[str, str]] = field(default_factory=dict)
+    components: dict[int, gr.components.Component] = field(default_factory=dict)
+    outputs: list | None = None  # the event's own output list, filled by wire_language
+
+    def relabel(self, lang: str) -> list:
         return [
-            gr.update(**{attr: t(key, lang) for attr, key in strings[cid].items()})
-            for cid in components
+            gr.update(**{attr: t(key, lang) for attr, key in self.strings[cid].items()})
+            for cid in self.components
         ]
 
+
+def reserve_language_switch(ctx: PanelContext) -> None:
+    """Register the relabel event now, before the panels add their own language
+    handlers: the browser dispatches a change in registration order, so labels flip
+    at once instead of after every panel has re-rendered its figures."""
+    switch = LanguageSwitch()
+    event = ctx.lang.change(switch.relabel, ctx.lang, [], api_visibility="private", queue=False)
+    root = Context.root_block
+    block_fn = root.fns.get(dict(event)["id"]) if root is not None else None
+    if block_fn is not None:
+        switch.outputs = block_fn.outputs
+        ctx.language_switch = switch
+
+
+def wire_language(ctx: PanelContext) -> None:
+    """One language switch for every registered string (call after all panels are built)."""
+    switch = ctx.language_switch or LanguageSwitch()
+    for component, key, attr in ctx.translated:
+        switch.components[id(component)] = component
+        switch.strings.setdefault(id(component), {})[attr] = key
+    if switch.outputs is not None:
+        switch.outputs.extend(switch.components.values())
+        return
     ctx.lang.change(
-        relabel, ctx.lang, list(components.values()), api_visibility="private", queue=False
+        switch.relabel,
+        ctx.lang,
+        list(switch.components.values()),
+        api_visibility="private",
+        queue=False,
     )

@@ -18,13 +18,17 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from components.common import PanelContext, analysis_for
+from components.common import PanelContext, analysis_for, user_error
 from components.i18n import t
 from models.analysis import Analysis
 from models.loading import load_model
+from models.sampling import distribution
 
 TOP_CANDIDATES = 20
 FORMAT_VERSION = 1
+DEFAULT_KNOBS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}  # no cut
+# Controls the panels share (ctx.share) that choose what the export holds.
+SELECTORS = ("layer", "head", *DEFAULT_KNOBS)
 
 
 def selected_attention(analysis: Analysis, layer, head) -> tuple[int, int, np.ndarray]:
@@ -40,21 +44,38 @@ def selected_attention(analysis: Analysis, layer, head) -> tuple[int, int, np.nd
     return layer, head, weights.mean(axis=0) if head == -1 else weights[head]
 
 
-def next_token_candidates(analysis: Analysis, decode: Callable[[int], str]) -> list[dict]:
-    """The most likely next tokens under the plain softmax (temperature 1)."""
+def next_token_block(analysis: Analysis, decode: Callable[[int], str], knobs: dict) -> dict:
+    """The most likely next tokens: `prob` is the plain softmax (temperature 1),
+    `sampled_prob` the probability after temperature, top-k and top-p (as `generate`
+    applies them), `kept` whether the cuts keep the token."""
+    settings = {**DEFAULT_KNOBS, **{k: v for k, v in knobs.items() if v is not None}}
     if analysis.logits_last is None:
-        return []
+        return {**settings, "candidates": []}
+    try:
+        sampled = distribution(analysis.logits_last, **settings)
+    except Exception as exc:  # noqa: BLE001 - a bad knob becomes a readable message
+        raise user_error(exc) from exc
     logits = analysis.logits_last.astype(np.float64)
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     order = np.argsort(-probs, kind="stable")[:TOP_CANDIDATES]
-    return [
-        {"id": int(i), "token": decode(int(i)), "prob": float(probs[i]), "logit": float(logits[i])}
+    candidates = [
+        {
+            "id": int(i),
+            "token": decode(int(i)),
+            "prob": float(probs[i]),
+            "logit": float(logits[i]),
+            "sampled_prob": float(sampled.final[i]),
+            "kept": bool(sampled.kept[i]),
+        }
         for i in order
     ]
+    return {**settings, "candidates": candidates}
 
 
-def export_payload(analysis: Analysis, layer, head, decode: Callable[[int], str]) -> dict:
+def export_payload(
+    analysis: Analysis, layer, head, decode: Callable[[int], str], knobs: dict | None = None
+) -> dict:
     """Everything the JSON export holds; plain JSON types only."""
     layer, head, weights = selected_attention(analysis, layer, head)
     return {
@@ -70,7 +91,7 @@ def export_payload(analysis: Analysis, layer, head, decode: Callable[[int], str]
             {**tok.as_json(), "piece": tok.piece, "sentence": tok.sentence}
             for tok in analysis.tokens
         ],
-        "next_token": {"temperature": 1.0, "candidates": next_token_candidates(analysis, decode)},
+        "next_token": next_token_block(analysis, decode, knobs or {}),
         "attention": {"layer": layer, "head": head, "weights": weights.round(6).tolist()},
     }
 
@@ -91,13 +112,15 @@ def file_stem(analysis: Analysis) -> str:
     return "anatomy-" + re.sub(r"[^A-Za-z0-9._-]+", "-", analysis.model_id).strip("-")
 
 
-def write_exports(key, lang: str, layer=None, head=None) -> tuple[str | None, str | None]:
+def write_exports(
+    key, lang: str, layer=None, head=None, knobs: dict | None = None
+) -> tuple[str | None, str | None]:
     """Write the JSON and CSV exports of the analysis behind `key`; their paths."""
     if not key:
         return None, None
     analysis = analysis_for(key, lang)
     tokenizer = load_model(analysis.model_id).tokenizer  # cached: the analysis loaded it
-    payload = export_payload(analysis, layer, head, lambda i: tokenizer.decode([i]))
+    payload = export_payload(analysis, layer, head, lambda i: tokenizer.decode([i]), knobs)
     folder = Path(tempfile.mkdtemp(prefix="anatomy-export-"))
     json_path = folder / f"{file_stem(analysis)}.json"
     json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -119,11 +142,15 @@ def build(ctx: PanelContext) -> None:
     ctx.tr(json_button, "export.json", "label")
     ctx.tr(csv_button, "export.csv", "label")
     ctx.tr(note, "export.png_hint")
-    selectors = [ctx.shared[name] for name in ("layer", "head") if name in ctx.shared]
+    names = [name for name in SELECTORS if name in ctx.shared]
+    selectors = [ctx.shared[name] for name in names]
 
-    def refresh(key, lang, *choice):
-        layer, head = (list(choice) + [None, None])[:2] if len(selectors) == 2 else (None, None)
-        json_path, csv_path = write_exports(key, lang, layer, head)
+    def refresh(key, lang, *values):
+        chosen = dict(zip(names, values, strict=True))
+        knobs = {name: chosen.get(name) for name in DEFAULT_KNOBS}
+        json_path, csv_path = write_exports(
+            key, lang, chosen.get("layer"), chosen.get("head"), knobs
+        )
         ready = json_path is not None
         return (
             gr.DownloadButton(value=json_path, interactive=ready),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.common import PanelContext, analysis_for
+from components.common import PanelContext, analysis_for, reserve_language_switch
 from components.i18n import t
 from models.catalog import BUNDLED, DEFAULT_MODEL, SUGGESTED
 from models.results import AnalysisKey
@@ -102,6 +102,7 @@ def build() -> PanelContext:
         api_visibility="private",
     )
     ctx = PanelContext(model, text, text_pair, lang, key, analyze, status)
+    reserve_language_switch(ctx)
     ctx.tr(model, "app.model", "label")
     ctx.tr(model, "app.model_info", "info")
     ctx.tr(lang, "app.language", "label")
