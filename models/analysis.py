@@ -114,12 +114,32 @@ def position_embedding_module(model: torch.nn.Module) -> torch.nn.Module | None:
 def _check_text(text: str) -> str:
     if text is None or not str(text).strip():
         raise AnatomyError("Type a sentence first: the text is empty.", key="error.empty_text")
-    return str(text).replace("\x00", "")
+    text = str(text)
+    _refuse_lone_surrogates(text)
+    # NUL and other control characters stay: tokenizers read them, and token offsets
+    # must index the text exactly as it was sent.
+    return text
+
+
+def _refuse_lone_surrogates(text: str) -> None:
+    """A lone UTF-16 surrogate (possible in JSON, e.g. "\\ud800") is not Unicode text:
+    tokenizers reject it with a TypeError, so refuse it with a clear message."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AnatomyError(
+            f"The text has a broken character at position {exc.start} (a lone UTF-16 "
+            "surrogate, not valid Unicode). Delete it and try again.",
+            key="error.invalid_text",
+            position=exc.start,
+        ) from None
 
 
 def encode(loaded: LoadedModel, text: str, text_pair: str | None = None):
     """Tokenize like the model's own tokenizer, with offsets; enforce the token cap."""
     text = _check_text(text)
+    if text_pair and str(text_pair).strip():
+        _refuse_lone_surrogates(str(text_pair))
     pair = (
         text_pair if text_pair and text_pair.strip() and loaded.family != ENCODER_DECODER else None
     )
@@ -130,6 +150,12 @@ def encode(loaded: LoadedModel, text: str, text_pair: str | None = None):
         return_special_tokens_mask=True,
         truncation=False,
     )
+    if not encoding["input_ids"]:
+        raise AnatomyError(
+            f"The tokenizer of '{loaded.model_id}' found nothing to read in this text.",
+            key="error.no_tokens",
+            model=loaded.model_id,
+        )
     limit = settings().max_tokens
     if len(encoding["input_ids"]) > limit:
         raise AnatomyError(

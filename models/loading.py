@@ -138,7 +138,15 @@ def _load_uncached(model_id: str, progress: Progress) -> LoadedModel:
     config = _load_config(source)
     family = family_of(config)
     model_class = _model_class(config, family)
-    n_params = count_params(config, model_class)
+    try:
+        n_params = count_params(config, model_class)
+    except Exception as exc:  # a config no model can be built from (e.g. bad shapes)
+        raise AnatomyError(
+            f"'{source.model_id}' could not be read as a transformers model: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}",
+            key="error.bad_config",
+            model=source.model_id,
+        ) from exc
     _check_size(model_id, n_params)
     progress(f"loading {n_params / 1e6:.0f}M parameters")
     common = {"local_files_only": source.local_files_only, "trust_remote_code": False}
@@ -151,7 +159,7 @@ def _load_uncached(model_id: str, progress: Progress) -> LoadedModel:
             output_loading_info=True,
             **common,
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except Exception as exc:  # missing or corrupt weights/tokenizer (SafetensorError too)
         raise AnatomyError(
             f"'{model_id}' could not be loaded: {str(exc).splitlines()[0][:200]}",
             key="error.load_failed",
@@ -182,16 +190,23 @@ class ModelCache:
                 self._models.move_to_end(model_id)
                 return self._models[model_id]
             load_lock = self._load_locks.setdefault(model_id, threading.Lock())
-        with load_lock:
+        try:
+            with load_lock:
+                with self._lock:
+                    if model_id in self._models:
+                        return self._models[model_id]
+                loaded = _load_uncached(model_id, progress or (lambda _msg: None))
+                with self._lock:
+                    self.loads += 1
+                    self._models[model_id] = loaded
+                    self._evict()
+                return loaded
+        finally:
+            # Waiters still hold this lock object; dropping the entry keeps the dict
+            # from growing with every odd id a user types.
             with self._lock:
-                if model_id in self._models:
-                    return self._models[model_id]
-            loaded = _load_uncached(model_id, progress or (lambda _msg: None))
-            with self._lock:
-                self.loads += 1
-                self._models[model_id] = loaded
-                self._evict()
-            return loaded
+                if self._load_locks.get(model_id) is load_lock and not load_lock.locked():
+                    del self._load_locks[model_id]
 
     def _evict(self) -> None:
         limits = settings()

@@ -68,8 +68,11 @@ def _looks_like_path(model_id: str) -> bool:
 
 def _local_source(model_id: str) -> ModelSource:
     roots = settings().local_roots
-    folder = Path(model_id).expanduser().resolve()
-    if not any(folder == root or root in folder.parents for root in roots):
+    try:
+        folder = Path(model_id).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):  # "~nobody/x", over-long names ...
+        folder = None
+    if folder is None or not any(folder == root or root in folder.parents for root in roots):
         raise AnatomyError(
             f"Local models can only be loaded from {', '.join(map(str, roots))}; "
             f"'{model_id}' is outside.",
@@ -90,6 +93,12 @@ def resolve(model_id: str) -> ModelSource:
     model_id = (model_id or "").strip()
     if not model_id:
         raise AnatomyError("Pick a model first.", key="error.no_model")
+    if not model_id.isprintable():  # NUL, control characters, lone surrogates
+        raise AnatomyError(
+            f"{ascii(model_id[:80])} is not a valid model id: it has invisible or broken "
+            "characters. A Hub id looks like 'owner/name', e.g. 'gpt2' or 'klue/bert-base'.",
+            key="error.bad_id",
+        )
     entry = bundled_entry(model_id)
     if entry is not None:
         return ModelSource(model_id, str(bundled.prepared_path(model_id)), True, True)
