@@ -21,6 +21,10 @@ from models.loading import load_model
 from models.sampling import Distribution, distribution
 
 
+NEWLINE = "\n"
+SHOWN_NEWLINE = "↵\n"  # a generated line break stays visible inside its highlight
+
+
 def generated_ids(state, key) -> list[int]:
     """The ids picked so far for this analysis (none if the text or model changed)."""
     if not state or list(state.get("key") or []) != list(key or []):
@@ -94,7 +98,8 @@ def continuation_html(analysis: Analysis, generated: list[int], lang: str) -> st
         step += len(ids)
         parts.append(
             f'<span style="background:#0072B2;color:#FFFFFF;border-radius:3px;'
-            f'padding:0 2px;white-space:pre-wrap">{escape(text)}<sup>{step}</sup></span>'
+            f'padding:0 2px;white-space:pre-wrap">{escape(text.replace(NEWLINE, SHOWN_NEWLINE))}'
+            f"<sup>{step}</sup></span>"
         )
     note = escape(t("nt.gen_count", lang, n=len(generated)))
     return (

@@ -100,9 +100,8 @@ def _legend(lang: str) -> str:
     chips = []
     for prob in (1.0, 0.1, 0.01, 0.001, 0.0001, 0.00001):
         background, colour = probability_colour(prob)
-        chips.append(
-            f'<span style="{CHIP_STYLE};background:{background};color:{colour}">{prob:.3%}</span>'
-        )
+        style_attr = f"{CHIP_STYLE};background:{background};color:{colour}"
+        chips.append(f'<span style="{style_attr}">{prob * 100:g}%</span>')
     label = escape(t("nt.surprise_legend", lang))
     return f'<div style="margin-top:8px;font-size:0.85em">{label} {"".join(chips)}</div>'
 

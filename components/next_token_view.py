@@ -206,14 +206,14 @@ def bar_figure(candidates: Candidates, lang: str, title: str) -> go.Figure:
             hoverinfo="skip",
         )
     _mark_actual(figure, candidates, labels, lang)
-    style(figure, title, height=140 + 30 * len(labels))
+    style(figure, title, height=180 + 30 * len(labels))
     top = max(float(candidates.probs.max(initial=0)), float(candidates.final.max(initial=0)))
     figure.update_layout(
         barmode="overlay",
         xaxis={"title": t("nt.axis_prob", lang), "tickformat": ".0%", "range": [0, top * 1.2]},
         yaxis={"autorange": "reversed", "automargin": True},
-        legend={"orientation": "h", "y": -0.12},
-        margin={"l": 10},
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        margin={"l": 10, "t": 90},
     )
     return figure
 
