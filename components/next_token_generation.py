@@ -20,7 +20,6 @@ from models.generation import generate, group_ids, readable_token, step_logits
 from models.loading import load_model
 from models.sampling import Distribution, distribution
 
-
 NEWLINE = "\n"
 SHOWN_NEWLINE = "↵\n"  # a generated line break stays visible inside its highlight
 
