@@ -14,12 +14,13 @@ SLOW = 120_000  # ms; the machine may be busy, and Gemma loads once
 # sum of its visible cells (changes when any weight moves), its size and masked cells.
 HEATMAP_STATE = """() => {
   const gd = document.querySelector('#attention-heatmap .js-plotly-plot');
-  if (!gd || !gd.data || !gd.data.length) return null;
-  const z = gd.data[0].z;
+  if (!gd || !gd.calcdata || !gd.calcdata.length) return null;
+  const z = gd.calcdata[0][0].z;  // the decoded [rows][columns] weights plotly drew
   let sum = 0, masked = 0;
   for (let i = 0; i < z.length; i++) {
     for (let j = 0; j < z[i].length; j++) {
-      if (Number.isNaN(z[i][j])) masked++; else sum += z[i][j] * (i + 1) * (j + 2);
+      const v = z[i][j];
+      if (!Number.isFinite(v)) masked++; else sum += v * (i + 1) * (j + 2);
     }
   }
   return {title: gd.layout.title.text, sum, rows: z.length, masked,
@@ -58,8 +59,8 @@ def test_switching_heads_redraws_the_heatmap(page):
 def test_clicking_an_overview_cell_opens_that_layer_and_head(page):
     page.locator("#status").get_by_text("forward pass").wait_for(timeout=SLOW)
     open_attention_tab(page)
-    table = page.locator("#attention-overview")
-    table.locator("tbody tr").nth(2).locator("td").nth(5).click()  # layer 2, head 4
+    cell = page.locator('#attention-overview [data-testid="cell-2-5"]')  # layer 2, head 4
+    cell.click(timeout=SLOW)
     page.wait_for_function(title_contains("Layer 2 · head 4"), timeout=SLOW)
     assert page.locator("#attention-layer input[type=number]").input_value() == "2"
 
@@ -80,7 +81,10 @@ def test_korean_sentence_on_gemma_in_the_korean_interface(page):
     shown = "".join(state["labels"])
     assert all(syllable in shown for syllable in sentence.replace(" ", ""))
     assert state["labels"][0] == "0 &lt;bos&gt;"  # sent escaped ...
-    ticks = page.locator("#attention-heatmap .ytick text").all_inner_texts()
+    ticks = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#attention-heatmap .ytick text'),"
+        " (e) => e.textContent)"
+    )
     assert "0 <bos>" in ticks  # ... and drawn as text, not as markup
     page.locator("#attention-heatmap").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir() / "attention-ko.png"), full_page=True)
