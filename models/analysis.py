@@ -238,16 +238,19 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
 
     captured: dict[str, torch.Tensor] = {}
     embedder = loaded.model.get_encoder() if loaded.family == ENCODER_DECODER else loaded.model
-    hooks = [_capture(embedder.get_input_embeddings(), "token", captured)]
-    position_module = position_embedding_module(loaded.model)
-    if position_module is not None:
-        hooks.append(_capture(position_module, "position", captured))
-    try:
-        with loaded.lock, torch.inference_mode():
-            out = loaded.model(**inputs, output_attentions=True, output_hidden_states=True)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    # Hooks go on the shared model only while this pass holds its lock: registered
+    # outside it, a concurrent pass would fire them and hand us another text's embeddings.
+    with loaded.lock:
+        hooks = [_capture(embedder.get_input_embeddings(), "token", captured)]
+        position_module = position_embedding_module(loaded.model)
+        if position_module is not None:
+            hooks.append(_capture(position_module, "position", captured))
+        try:
+            with torch.inference_mode():
+                out = loaded.model(**inputs, output_attentions=True, output_hidden_states=True)
+        finally:
+            for hook in hooks:
+                hook.remove()
     return _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_tokens)
 
 

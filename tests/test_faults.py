@@ -254,3 +254,28 @@ def test_odd_model_ids_get_a_reason_not_an_exception(model_id, key):
     with pytest.raises(AnatomyError) as info:
         source.resolve(model_id)
     assert info.value.key == key
+
+
+def test_concurrent_passes_on_one_model_keep_their_own_embeddings(tiny):
+    """Each pass's captured embeddings are its own tokens' rows of the embedding table."""
+    loaded = loading.load_model(tiny["tiny-gpt2"])
+    texts = [f"text number {i} " + "word " * (i * 3) for i in range(8)]
+    found: dict[str, analysis.Analysis] = {}
+    errors = []
+
+    def run(text: str) -> None:
+        try:
+            found[text] = analysis.analyze(loaded, text)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in texts * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    table = loaded.model.get_input_embeddings().weight.detach().numpy()
+    for text, result in found.items():
+        assert "".join(t.text for t in result.tokens) == text
+        assert abs(result.token_embeddings - table[result.input_ids]).max() < 1e-6
