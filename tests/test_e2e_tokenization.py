@@ -84,3 +84,29 @@ def test_comparison_shows_bundled_tokenizers_and_baselines(page):
     page.locator("#tok-compare-chips").screenshot(
         path=str(screenshot_dir() / "tokenization-compare-en.png")
     )
+
+
+def test_compare_tokenizers_api_matches_the_tokenizers(client):
+    from transformers import AutoTokenizer
+
+    from models import bundled
+
+    result = client.predict(KOREAN, [GEMMA3, "baseline:jamo"], api_name="/compare_tokenizers")
+    gemma, jamo = result["results"]
+    reference = AutoTokenizer.from_pretrained(bundled.prepared_path(GEMMA3))
+    expected = reference(KOREAN, add_special_tokens=False)["input_ids"]
+    assert [tok["id"] for tok in gemma["tokens"]] == expected
+    assert gemma["count"] == len(expected) and gemma["vocab_size"] == len(reference)
+    assert jamo["count"] == len(unicodedata.normalize("NFD", KOREAN))
+    assert jamo["oov"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [(("   ", [SMOLLM2]), "empty"), ((KOREAN, ["someone/unknown-model"]), "can't be reached")],
+)
+def test_compare_tokenizers_api_errors_are_readable(client, args, words):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=words):
+        client.predict(*args, api_name="/compare_tokenizers")
