@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import get_colorscale, sample_colorscale
 
 from components.attention_data import CROSS, AttentionView
 from components.i18n import t
@@ -89,7 +89,7 @@ def heatmap_figure(view: AttentionView, title: str, lang: str, height: int | Non
         "y": list(view.query_labels),
         "zmin": 0.0,
         "zmax": max(top, 1e-6),
-        "colorscale": SEQUENTIAL,
+        "colorscale": get_colorscale(SEQUENTIAL),  # a list: the browser's colour bar needs it
         "colorbar": {"title": {"text": t("attention.weight", lang)}, "thickness": 14},
         "hovertemplate": t("attention.hover", lang) + "<extra></extra>",
         "hoverongaps": False,

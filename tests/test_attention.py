@@ -76,6 +76,8 @@ def test_decoder_future_is_masked_not_zero_and_captioned(tiny):
     upper = np.triu(np.ones((t, t), dtype=bool), k=1)
     assert np.isnan(z[upper]).all() and not np.isnan(z[~upper]).any()
     assert [shape.fillcolor for shape in figure.layout.shapes] == ["#BBBBBB"]
+    colours = figure.to_plotly_json()["data"][0]["colorscale"]
+    assert len(colours) > 2 and colours[0][0] == 0.0  # explicit stops: the colour bar draws
     assert "Causal mask" in note
 
 
