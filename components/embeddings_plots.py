@@ -172,8 +172,7 @@ def distance_figure(matrix: np.ndarray, words: list[str], lang: str) -> go.Figur
             y=[escape(word) for word in words],
             colorscale=SEQUENTIAL,
             reversescale=True,
-            text=np.round(matrix, 2),
-            texttemplate="%{text}",
+            texttemplate="%{z:.2f}",
             hovertemplate="%{y} · %{x}<br>1 − cos = %{z:.3f}<extra></extra>",
         )
     )

@@ -76,6 +76,7 @@ def rotary_figure(settings: list[Rotary], width: int, lang: str) -> go.Figure:
                 name=f"RoPE {rotary.kind}: θ={rotary.theta:g}, head_dim={rotary.head_dim}",
             )
         )
+    width = settings[0].head_dim if settings else width  # same number of pairs as RoPE
     pairs = np.arange(0, width, 2)
     figure.add_trace(
         go.Scatter(

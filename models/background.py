@@ -99,7 +99,10 @@ def word_text(model_id: str, token_id: int) -> str:
     """Readable text of one vocabulary token (for hover labels and neighbour lists)."""
     tokenizer = load_model(model_id).tokenizer
     piece = tokenizer.convert_ids_to_tokens(int(token_id))
-    text = piece_text(piece, is_byte_level(tokenizer))
+    byte_level = is_byte_level(tokenizer)
+    text = piece_text(piece, byte_level)
+    if text is None and byte_level and all(ch in byte_decoder() for ch in piece):
+        return "".join(f"<0x{byte_decoder()[ch]:02X}>" for ch in piece)  # part of a character
     return piece if text is None else text
 
 
