@@ -1,0 +1,348 @@
+"""The performance table: `make bench` prints it and writes benchmarks/RESULTS.md.
+
+For the bundled models at 16, 128 and 512 tokens:
+- full analysis time / bare forward time (same run, interleaved; wall and CPU);
+- bytes the browser gets for one attention view vs bertviz's own head view and
+  model view HTML for the same input (bertviz at 512 tokens is extrapolated
+  from 128 by T², as its document grows with the [L, H, T, T] tensor);
+- median re-slice time of a layer/head change.
+And for the app as a process: cold `python app.py` to the first served page,
+the first analysis after start, peak RSS with all bundled models loaded,
+concurrent throughput with 4 and 16 clients and their p95 latency.
+Targets come from DESIGN.md ("Budgets").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+from models.analysis import analyze  # noqa: E402
+from models.catalog import BUNDLED, DEFAULT_MODEL  # noqa: E402
+from models.loading import load_model  # noqa: E402
+
+SIZES = (16, 128, 512)
+RATIO_TARGET, BYTES_TARGET, SLICE_TARGET_MS = 1.3, 2 * 1024**2, 50.0
+START_TARGET_S, FIRST_TARGET_S, RSS_TARGET = 8.0, 5.0, 2.5 * 1024**3
+DEFAULT_TEXT = "The capital of France is"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln]
+        cpu = names[0].split(":", 1)[1].strip()
+    except (OSError, IndexError):
+        pass
+    memory = psutil.virtual_memory().total / 1024**3
+    load = os.getloadavg()[0]
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, {memory:.0f} GB RAM; Python {platform.python_version()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads); "
+        f"load average {load:.1f} when the run started"
+    )
+
+
+def text_of_length(model_id: str, tokens: int) -> str:
+    from attention_bench import text_of_length as exact_length
+
+    return exact_length(model_id, tokens)
+
+
+def timed(call) -> tuple[float, float]:
+    """(wall s, CPU s of this process) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def mb(value: float) -> str:
+    return f"{value / 1024**2:.2f} MB" if value >= 1e5 else f"{value / 1024:.1f} kB"
+
+
+def verdict(ok: bool, missed_by: str = "") -> str:
+    return "ok" if ok else f"**missed** ({missed_by})"
+
+
+# ---------------------------------------------------------------- in-process
+
+
+def forward_ratio(model_id: str, text: str, repeats: int) -> dict:
+    loaded = load_model(model_id)
+    enc = loaded.tokenizer(text, return_tensors="pt")
+    if loaded.family == "encoder-decoder":
+        enc["decoder_input_ids"] = torch.tensor([[loaded.config.decoder_start_token_id]])
+
+    def bare():
+        with torch.inference_mode():
+            loaded.model(**enc, output_attentions=True, output_hidden_states=True)
+
+    bare()  # warm
+    bare_times, full_times = [], []
+    for _ in range(repeats):  # interleaved, so load changes hit both alike
+        bare_times.append(timed(bare))
+        full_times.append(timed(lambda: analyze(loaded, text)))
+    bare_wall = statistics.median(t[0] for t in bare_times)
+    full_wall = statistics.median(t[0] for t in full_times)
+    bare_cpu = statistics.median(t[1] for t in bare_times)
+    full_cpu = statistics.median(t[1] for t in full_times)
+    return {
+        "bare_ms": bare_wall * 1000,
+        "full_ms": full_wall * 1000,
+        "ratio": full_wall / bare_wall,
+        "cpu_ratio": full_cpu / bare_cpu if bare_cpu else float("nan"),
+    }
+
+
+def view_bytes_and_reslice(model_id: str, tokens: int, repeats: int) -> dict:
+    """The attention panel's own measurement (benchmarks/attention_bench.py) at `tokens`."""
+    import attention_bench
+
+    attention_bench.TOKENS = tokens
+    row = attention_bench.bench(model_id, repeats)
+    return {
+        "view_bytes": max(row["layer/head change bytes"], row["overview bytes"]),
+        "reslice_ms": row["re-slice median ms"],
+        "reslice_cpu_ms": row["re-slice median CPU ms"],
+    }
+
+
+def bertviz_bytes(model_id: str, text: str) -> tuple[int, int]:
+    """(head view, model view) HTML bytes from bertviz itself for this input."""
+    from bertviz import head_view, model_view
+
+    from models.results import get_analysis
+
+    analysis = get_analysis(model_id, text)
+    attention = tuple(torch.from_numpy(a[None]) for a in analysis.attentions)
+    tokens = [t.piece for t in analysis.tokens]
+    head = head_view(attention, tokens, html_action="return").data
+    model = model_view(attention, tokens, html_action="return").data
+    return len(head.encode("utf-8")), len(model.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- the app process
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Peak(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.process, self.peak, self.stop = psutil.Process(pid), 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+
+def app_process_numbers(per_client: int) -> dict:
+    from gradio_client import Client
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port)}
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = Peak(process.pid)
+    peak.start()
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.perf_counter() - started > 180:
+                    raise RuntimeError("the app did not start") from None
+                time.sleep(0.05)
+        start_s = time.perf_counter() - started
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
+        first = time.perf_counter()
+        client.predict(DEFAULT_MODEL, DEFAULT_TEXT, 0, 0, api_name="/attention")
+        first_s = time.perf_counter() - first
+        for entry in BUNDLED:
+            client.predict(entry.id, "All bundled models at once.", 0, 0, api_name="/attention")
+        loaded_rss = psutil.Process(process.pid).memory_info().rss
+        load = {n: throughput(url, n, per_client) for n in (4, 16)}
+        return {
+            "start_s": start_s,
+            "first_s": first_s,
+            "loaded_rss": loaded_rss,
+            "peak_rss": peak.peak,
+            "throughput": load,
+        }
+    finally:
+        peak.stop.set()
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def throughput(url: str, clients: int, per_client: int) -> dict:
+    """Analyses per second and p95 latency: every request is a new text (a real pass)."""
+    from gradio_client import Client
+
+    def session(index: int) -> list[float]:
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
+        latencies = []
+        for j in range(per_client):
+            text = f"Client {clients}-{index} asks question {j}: what comes after {index * j}?"
+            begin = time.perf_counter()
+            client.predict(DEFAULT_MODEL, text, 0, 0, api_name="/attention")
+            latencies.append(time.perf_counter() - begin)
+        return latencies
+
+    begin = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = [t for part in pool.map(session, range(clients)) for t in part]
+    elapsed = time.perf_counter() - begin
+    latencies.sort()
+    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    return {"per_s": len(latencies) / elapsed, "p95_s": p95, "n": len(latencies)}
+
+
+# ---------------------------------------------------------------- the table
+
+
+def model_rows(repeats: int, sizes: tuple[int, ...]) -> list[dict]:
+    rows = []
+    for entry in BUNDLED:
+        for tokens in sizes:
+            text = text_of_length(entry.id, tokens)
+            row = {"model": entry.id.split("/")[-1], "tokens": tokens}
+            row.update(forward_ratio(entry.id, text, repeats))
+            row.update(view_bytes_and_reslice(entry.id, tokens, max(repeats * 3, 9)))
+            measure_bertviz = tokens <= 128 or tokens == min(sizes)
+            row["bertviz"] = bertviz_bytes(entry.id, text) if measure_bertviz else (None, None)
+            rows.append(row)
+            print(f"  measured {row['model']} at {tokens} tokens", file=sys.stderr)
+    for row in rows:  # bertviz at 512: from 128 by T² (measuring it takes GBs and minutes)
+        if row["bertviz"][0] is None:
+            measured = [r for r in rows if r["model"] == row["model"] and r["bertviz"][0]]
+            base = max(measured, key=lambda r: r["tokens"])
+            scale = (row["tokens"] / base["tokens"]) ** 2
+            row["bertviz"] = tuple(int(b * scale) for b in base["bertviz"])
+            row["bertviz_estimated"] = True
+    return rows
+
+
+def render(rows: list[dict], app: dict, description: str) -> str:
+    lines = [
+        "# Performance table",
+        "",
+        f"Machine: {description}.",
+        "",
+        "Generated by `make bench` (benchmarks/run.py). Targets from DESIGN.md. Wall times on",
+        "a busy shared machine are inflated; the CPU-time columns are what the process itself",
+        "spent and are the fairer comparison.",
+        "",
+        "## Per model and input length",
+        "",
+        "| model | tokens | bare forward | full analysis | ratio (wall) | ratio (CPU) "
+        "| bytes per view | bertviz head view | bertviz model view | view / bertviz head "
+        "| re-slice median (wall / CPU) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        head, model = r["bertviz"]
+        mark = " (est.)" if r.get("bertviz_estimated") else ""
+        lines.append(
+            f"| {r['model']} | {r['tokens']} | {r['bare_ms']:.0f} ms | {r['full_ms']:.0f} ms "
+            f"| {r['ratio']:.2f} | {r['cpu_ratio']:.2f} | {mb(r['view_bytes'])} "
+            f"| {mb(head)}{mark} | {mb(model)}{mark} | {r['view_bytes'] / head:.4f} "
+            f"| {r['reslice_ms']:.1f} / {r['reslice_cpu_ms']:.1f} ms |"
+        )
+    worst_ratio = max(min(r["ratio"], r["cpu_ratio"]) for r in rows)
+    worst_bytes = max(r["view_bytes"] for r in rows)
+    worst_slice = max(r["reslice_cpu_ms"] for r in rows)
+    worst_slice_wall = max(r["reslice_ms"] for r in rows)
+    t4, t16 = app["throughput"][4], app["throughput"][16]
+    start_miss, first_miss = f"+{app['start_s'] - 8:.1f} s", f"+{app['first_s'] - 5:.1f} s"
+    ratio_miss = f"by {worst_ratio - RATIO_TARGET:.2f}"
+    lines += [
+        "",
+        "## The app as a process",
+        "",
+        "| measure | value | target | verdict |",
+        "|---|---:|---:|---|",
+        f"| cold `python app.py` to first served page | {app['start_s']:.1f} s | <= 8 s "
+        f"| {verdict(app['start_s'] <= START_TARGET_S, start_miss)} |",
+        f"| first analysis after start ({DEFAULT_MODEL.split('/')[-1]}) | {app['first_s']:.1f} s "
+        f"| <= 5 s | {verdict(app['first_s'] <= FIRST_TARGET_S, first_miss)} |",
+        f"| RSS with all bundled models loaded | {app['loaded_rss'] / 1024**3:.2f} GB | <= 2.5 GB "
+        f"| {verdict(app['loaded_rss'] <= RSS_TARGET)} |",
+        f"| peak RSS over the whole run (incl. 16 clients) | {app['peak_rss'] / 1024**3:.2f} GB "
+        f"| <= 2.5 GB | {verdict(app['peak_rss'] <= RSS_TARGET)} |",
+        f"| throughput, 4 clients ({t4['n']} analyses) | {t4['per_s']:.2f} analyses/s "
+        f"| - | p95 latency {t4['p95_s']:.2f} s |",
+        f"| throughput, 16 clients ({t16['n']} analyses) | {t16['per_s']:.2f} analyses/s "
+        f"| - | p95 latency {t16['p95_s']:.2f} s |",
+        "",
+        "## Against the budgets",
+        "",
+        f"- full analysis / bare forward: worst {worst_ratio:.2f} (the better of wall and CPU) "
+        f"vs <= {RATIO_TARGET}: {verdict(worst_ratio <= RATIO_TARGET, ratio_miss)}",
+        f"- largest response per view: {mb(worst_bytes)} vs <= 2 MB: "
+        f"{verdict(worst_bytes <= BYTES_TARGET, f'by {mb(worst_bytes - BYTES_TARGET)}')}",
+        f"- re-slice median: worst {worst_slice:.1f} ms CPU ({worst_slice_wall:.1f} ms wall) "
+        f"vs <= 50 ms: {verdict(worst_slice <= SLICE_TARGET_MS, f'by {worst_slice - 50:.1f} ms')}",
+        f"- load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement")
+    parser.add_argument("--per-client", type=int, default=3, help="analyses per load client")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "RESULTS.md"))
+    args = parser.parse_args()
+    description = machine()
+    print("measuring the app process ...", file=sys.stderr)
+    app = app_process_numbers(args.per_client)
+    print("measuring the models ...", file=sys.stderr)
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    table = render(model_rows(args.repeats, sizes), app, description)
+    print(table)
+    Path(args.out).write_text(table, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
