@@ -6,7 +6,7 @@ import gradio as gr
 
 from components.attention_data import SELF, attention_view
 from components.attention_views import heatmap_figure
-from components.common import PanelContext, analysis_for
+from components.common import PanelContext, analysis_for, escape
 from components.i18n import t
 from models.analysis import Analysis
 from models.catalog import BUNDLED, DECODER, ENCODER, MINILM, SMOLLM2
@@ -29,7 +29,7 @@ def side_title(analysis: Analysis, layer: int, lang: str) -> str:
     family = t(f"attention.family.{analysis.family}", lang)
     mean = t("attention.mean_heads", lang, n=analysis.n_heads)
     where = t("attention.title", lang, layer=layer, which=mean)
-    return f"{family}: {analysis.model_id.split('/')[-1]} — {where}"
+    return f"{family}: {escape(analysis.model_id.split('/')[-1])}<br>{where}"
 
 
 def compare(key: list, other_model: str, layer: int, lang: str):
