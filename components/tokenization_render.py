@@ -132,7 +132,7 @@ def _chip_label(chip: Chip) -> str:
     if chip.special:
         return escape(chip.piece)
     if chip.shown:
-        return escape(chip.shown)
+        return visible_whitespace(chip.shown)
     if chip.text:
         return visible_whitespace(chip.text)
     return escape(chip.piece) or "∅"
@@ -142,7 +142,7 @@ def _part_label(chip: Chip) -> str:
     """A token inside a character group: its bytes in hex when they are only part of
     a character (byte-level BPE, <0xNN>), else its vocabulary piece (##ᅡ, jamo)."""
     if chip.shown:
-        return escape(chip.shown)
+        return visible_whitespace(chip.shown)
     try:
         bytes(chip.byte_values).decode("utf-8")
     except UnicodeDecodeError:
