@@ -142,7 +142,10 @@ def summary(steps: HeadSteps, labels: list[str], lang: str) -> str:
     if steps.softcap:
         lines.append(t("walk.s_softcap", lang, cap=steps.softcap))
     hidden = int(np.isinf(steps.mask).sum())
-    lines.append(t("walk.s_mask", lang, hidden=hidden) if hidden else t("walk.s_nomask", lang))
+    if hidden:
+        lines.append(t("walk.s_mask", lang, hidden=hidden))
+    else:
+        lines.append(t("walk.s_mask_last" if steps.causal else "walk.s_nomask", lang))
     top = f"<code>{escape(labels[best])}</code>"
     lines += [
         t("walk.s_softmax", lang, top=top, weight=f"{steps.weights[best]:.4f}"),
@@ -183,15 +186,19 @@ def on_new_analysis(key: list, lang: str):
 def build(ctx: PanelContext) -> None:
     ctx.tr(gr.Markdown(t("walk.explain")), "walk.explain")
     with gr.Row():
-        layer = gr.Slider(0, 1, value=0, step=1, label=t("walk.layer"))
-        head = gr.Slider(0, 1, value=0, step=1, label=t("walk.head"))
-        query = gr.Dropdown(choices=[], label=t("walk.query"), info=t("walk.query_info"))
+        layer = gr.Slider(0, 1, value=0, step=1, label=t("walk.layer"), elem_id="qk-layer")
+        head = gr.Slider(0, 1, value=0, step=1, label=t("walk.head"), elem_id="qk-head")
+        query = gr.Dropdown(
+            choices=[], label=t("walk.query"), info=t("walk.query_info"), elem_id="qk-query"
+        )
     for component, name in ((layer, "layer"), (head, "head"), (query, "query")):
         ctx.tr(component, f"walk.{name}", "label")
     ctx.tr(query, "walk.query_info", "info")
-    steps_text = gr.Markdown()
-    figure = gr.Plot()
-    table = gr.Dataframe(headers=row_headers("en"), interactive=False, max_height=420, wrap=True)
+    steps_text = gr.Markdown(elem_id="qk-steps-text")
+    figure = gr.Plot(elem_id="qk-figure", show_label=False)
+    table = gr.Dataframe(
+        headers=row_headers("en"), interactive=False, max_height=420, wrap=True, elem_id="qk-steps"
+    )
     outputs = [steps_text, figure, table]
     ctx.key.change(
         on_new_analysis,

@@ -55,6 +55,7 @@ class HeadSteps:
     scale: float  # what the scores are multiplied by
     scaled: np.ndarray  # [T] scores × scale (then soft-capped, if the model caps)
     mask: np.ndarray  # [T] 0 where the query may look, -inf where it may not
+    causal: bool  # a causal (decoder) mask applies: no token may look at later ones
     masked: np.ndarray  # [T] scaled + mask
     weights: np.ndarray  # [T] softmax(masked): this token's attention row
     output: np.ndarray  # [d] Σ_j weights_j · v_j
@@ -140,11 +141,15 @@ def _rotate(parts: _LayerParts, q: torch.Tensor, k: torch.Tensor):
     return q, k, True
 
 
+def _is_causal(attention: nn.Module, family: str) -> bool:
+    return family == DECODER and bool(getattr(attention, "is_causal", True))
+
+
 def _mask_row(attention: nn.Module, family: str, query: int, n_tokens: int) -> torch.Tensor:
     """[T] additive mask for one query row: causal and sliding window where the model has them."""
     keys = torch.arange(n_tokens)
     allowed = torch.ones(n_tokens, dtype=torch.bool)
-    if getattr(attention, "is_causal", family == DECODER) and family == DECODER:
+    if _is_causal(attention, family):
         allowed &= keys <= query
     window = getattr(attention, "sliding_window", None)
     if window and family == DECODER:
@@ -213,6 +218,7 @@ def head_steps(
         scale=scale,
         scaled=scaled.numpy(),
         mask=mask.numpy(),
+        causal=_is_causal(attention, loaded.family),
         masked=masked.numpy(),
         weights=weights.numpy(),
         output=output.numpy(),

@@ -182,3 +182,17 @@ def test_rendered_rows_figure_and_escaped_summary(tiny):
     np.testing.assert_allclose(np.asarray(bars.y), steps.weights, atol=1e-7)
     assert not any("<" in label for label in bars.x)
     assert "&lt;" in bars.x[query]
+
+
+def test_mask_sentence_fits_the_family_and_position(analysed):
+    loaded, analysis = analysed[SMOLLM2]
+    labels = qk_walkthrough.token_labels(analysis)
+    last = head_steps(loaded, analysis, 0, 0, analysis.n_tokens - 1)
+    early = head_steps(loaded, analysis, 0, 0, 2)
+    assert last.causal and early.causal
+    assert "last token" in qk_walkthrough.summary(last, labels, "en")
+    assert f"{analysis.n_tokens - 3} later tokens" in qk_walkthrough.summary(early, labels, "en")
+    loaded, analysis = analysed[MINILM]
+    steps = head_steps(loaded, analysis, 0, 0, analysis.n_tokens - 1)
+    text = qk_walkthrough.summary(steps, qk_walkthrough.token_labels(analysis), "en")
+    assert not steps.causal and "No mask" in text
