@@ -320,3 +320,12 @@ def test_gemma_highlight_labels_whole_words_and_subwords():
     labels = dict(highlighted_segments(chips, (text,), "en", show_special=False))
     assert labels["나는"] == "whole word"
     assert labels[" 여행"] == "subword" and labels["을"] == "subword"
+
+
+@pytest.mark.parametrize("name", [SMOLLM2, GEMMA3, "baseline:char", "baseline:jamo"])
+def test_whitespace_is_drawn_visibly(name):
+    text = "가 b\tc\nd"
+    (seg,) = compare_tokenizers(text, [name])
+    html = tokenization_compare.comparison_html([seg], text, "en")
+    for mark in ("·", "→", "↵"):
+        assert f'<span class="tok-ws">{mark}</span>' in html
