@@ -21,7 +21,6 @@ from models.loading import load_model
 from models.sampling import Distribution, distribution
 
 NEWLINE = "\n"
-SHOWN_NEWLINE = "↵\n"  # a generated line break stays visible inside its highlight
 
 
 def generated_ids(state, key) -> list[int]:
@@ -83,6 +82,20 @@ def candidates_at(
     return candidates, step, dist
 
 
+def _generated_piece(text: str, step: int) -> str:
+    """One generated piece, highlighted and numbered; whitespace and line breaks stay
+    visible inside the highlight (the line break itself follows it)."""
+    shown = text.replace(NEWLINE, "↵")
+    if not shown.strip():
+        shown = shown.replace(" ", "␣")
+    return (
+        '<span style="background:#0072B2;color:#FFFFFF;border-radius:3px;padding:0 2px;'
+        f'white-space:pre-wrap">{escape(shown)}<sup>{step}</sup></span>'
+        + NEWLINE
+        * text.count(NEWLINE)
+    )
+
+
 def continuation_html(analysis: Analysis, generated: list[int], lang: str) -> str:
     """The text so far with the generated pieces highlighted and numbered by step."""
     if not generated:
@@ -95,11 +108,7 @@ def continuation_html(analysis: Analysis, generated: list[int], lang: str) -> st
     step = 0
     for text, ids in group_ids(tokenizer, generated):
         step += len(ids)
-        parts.append(
-            f'<span style="background:#0072B2;color:#FFFFFF;border-radius:3px;'
-            f'padding:0 2px;white-space:pre-wrap">{escape(text.replace(NEWLINE, SHOWN_NEWLINE))}'
-            f"<sup>{step}</sup></span>"
-        )
+        parts.append(_generated_piece(text, step))
     note = escape(t("nt.gen_count", lang, n=len(generated)))
     return (
         f'<div id="nt-continuation" style="font-size:1.15em;line-height:1.8;'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,7 +20,7 @@ from components.common import escape
 from components.i18n import t
 from components.theme import CATEGORICAL, MASKED, style
 from models.analysis import Analysis
-from models.sampling import Distribution, distribution, softmax
+from models.sampling import Distribution, distribution
 
 KEPT_COLOUR = CATEGORICAL[0]  # blue
 FINAL_COLOUR = CATEGORICAL[1]  # orange
@@ -63,12 +64,16 @@ def from_logits(logits: np.ndarray, temperature, top_k, top_p, shown: int, decod
 
 def from_distribution(logits: np.ndarray, dist: Distribution, shown: int, decode: Decode):
     """The `shown` most likely of a full distribution [V] (kept ones first)."""
-    order = np.lexsort((-dist.probs, -dist.final))[: int(shown)]
+    shown = max(1, min(int(shown), logits.shape[0]))
+    # the cuts keep the most likely tokens, so the kept ones come first in this order
+    head = np.argpartition(-dist.probs, shown - 1)[:shown]
+    order = head[np.lexsort((-dist.probs[head], -dist.final[head]))]
+    log_total = float(np.logaddexp.reduce(logits.astype(np.float64)))
     return Candidates(
         ids=order,
         tokens=tuple(decode(int(i)) for i in order),
         logits=logits[order].astype(np.float64),
-        base_probs=softmax(logits)[order],
+        base_probs=np.exp(logits[order].astype(np.float64) - log_total),
         probs=dist.probs[order],
         final=dist.final[order],
         kept=dist.kept[order],
@@ -165,72 +170,106 @@ def _hover(candidates: Candidates, lang: str) -> list[str]:
     return rows
 
 
+@lru_cache(maxsize=1)
+def _themed_layout() -> dict:
+    """The shared theme's layout as plain JSON, resolved once (the named template is
+    expanded here, so figures built from it skip plotly's slow validation)."""
+    return style(go.Figure(), "-").layout.to_plotly_json()
+
+
+def fast_figure(traces: list[dict], title: str, height: int, **layout) -> go.Figure:
+    """A themed figure from plain trace dicts, without per-property validation: the
+    bars re-render on every slider move and validation cost ~0.3 s a figure."""
+    merged = {**_themed_layout(), "title": {"text": title}, "height": height, **layout}
+    return go.Figure({"data": traces, "layout": merged}, _validate=False)
+
+
+def _pick(values, mask) -> list:
+    return [v for v, m in zip(values, mask, strict=True) if m]
+
+
 def bar_figure(candidates: Candidates, lang: str, title: str) -> go.Figure:
     """Horizontal bars [N]: kept (blue) vs removed (grey, hatched), the renormalised
     probability (orange diamond) and the temperature-1 probability (black tick)."""
     labels = _labels(candidates)
     hover = _hover(candidates, lang)
-    kept, removed = candidates.kept, ~candidates.kept
-    figure = go.Figure()
+    kept = candidates.kept
+    traces = []
     for mask, colour, pattern, name in (
         (kept, KEPT_COLOUR, "", t("nt.legend_kept", lang)),
-        (removed, MASKED, "/", t("nt.legend_removed", lang)),
+        (~kept, MASKED, "/", t("nt.legend_removed", lang)),
     ):
         if mask.any() or colour == KEPT_COLOUR:
-            figure.add_bar(
-                x=candidates.probs[mask],
-                y=[label for label, m in zip(labels, mask, strict=True) if m],
-                orientation="h",
-                name=name,
-                marker={"color": colour, "pattern": {"shape": pattern}},
-                text=[f"{p:.1%}" for p in candidates.probs[mask]],
-                textposition="outside",
-                hovertext=[h for h, m in zip(hover, mask, strict=True) if m],
-                hoverinfo="text",
+            traces.append(
+                {
+                    "type": "bar",
+                    "x": candidates.probs[mask].tolist(),
+                    "y": _pick(labels, mask),
+                    "orientation": "h",
+                    "name": name,
+                    "marker": {"color": colour, "pattern": {"shape": pattern}},
+                    "text": [f"{p:.1%}" for p in candidates.probs[mask]],
+                    "textposition": "outside",
+                    "hovertext": _pick(hover, mask),
+                    "hoverinfo": "text",
+                }
             )
     if candidates.exact_knobs:
-        figure.add_scatter(
-            x=candidates.final[kept],
-            y=[label for label, m in zip(labels, kept, strict=True) if m],
-            mode="markers",
-            name=t("nt.legend_final", lang),
-            marker={"color": FINAL_COLOUR, "symbol": "diamond", "size": 11},
-            hoverinfo="skip",
+        traces.append(
+            _markers(
+                candidates.final[kept],
+                _pick(labels, kept),
+                t("nt.legend_final", lang),
+                {"color": FINAL_COLOUR, "symbol": "diamond", "size": 11},
+            )
         )
-        figure.add_scatter(
-            x=candidates.base_probs,
-            y=labels,
-            mode="markers",
-            name=t("nt.legend_t1", lang),
-            marker={"color": "#000000", "symbol": "line-ns-open", "size": 16, "line": {"width": 2}},
-            hoverinfo="skip",
+        traces.append(
+            _markers(
+                candidates.base_probs,
+                labels,
+                t("nt.legend_t1", lang),
+                {"color": "#000000", "symbol": "line-ns-open", "size": 16, "line": {"width": 2}},
+            )
         )
-    _mark_actual(figure, candidates, labels, lang)
-    style(figure, title, height=180 + 30 * len(labels))
+    traces += _actual_marker(candidates, labels, lang)
     top = max(float(candidates.probs.max(initial=0)), float(candidates.final.max(initial=0)))
-    figure.update_layout(
+    return fast_figure(
+        traces,
+        title,
+        height=180 + 30 * len(labels),
         barmode="overlay",
-        xaxis={"title": t("nt.axis_prob", lang), "tickformat": ".0%", "range": [0, top * 1.2]},
+        xaxis={
+            "title": {"text": t("nt.axis_prob", lang)},
+            "tickformat": ".0%",
+            "range": [0, top * 1.2],
+        },
         yaxis={"autorange": "reversed", "automargin": True},
         legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-        margin={"l": 10, "t": 90},
+        margin={"l": 10, "r": 20, "t": 90, "b": 40},
     )
-    return figure
 
 
-def _mark_actual(figure: go.Figure, candidates: Candidates, labels: list[str], lang: str) -> None:
+def _markers(x, y, name: str, marker: dict) -> dict:
+    return {
+        "type": "scatter",
+        "x": [float(v) for v in x],
+        "y": list(y),
+        "mode": "markers",
+        "name": name,
+        "marker": marker,
+        "hoverinfo": "skip",
+    }
+
+
+def _actual_marker(candidates: Candidates, labels: list[str], lang: str) -> list[dict]:
     if candidates.actual_id is None:
-        return
+        return []
     where = np.flatnonzero(candidates.ids == candidates.actual_id)
-    if where.size:
-        figure.add_scatter(
-            x=[candidates.probs[where[0]]],
-            y=[labels[where[0]]],
-            mode="markers",
-            name=t("nt.legend_actual", lang),
-            marker={"color": ACTUAL_COLOUR, "symbol": "star", "size": 16},
-            hoverinfo="skip",
-        )
+    if not where.size:
+        return []
+    marker = {"color": ACTUAL_COLOUR, "symbol": "star", "size": 16}
+    n = int(where[0])
+    return [_markers([candidates.probs[n]], [labels[n]], t("nt.legend_actual", lang), marker)]
 
 
 def summary(candidates: Candidates, lang: str) -> str:
