@@ -64,7 +64,7 @@ def _walkthrough_rows(page, first_key: str) -> list[list[str]]:
     """The rendered cells of the walk-through table, once it shows `first_key`."""
     table = page.locator("#qk-steps")
     table.locator("[role=gridcell]").filter(has_text=first_key).first.wait_for(timeout=60_000)
-    table.scroll_into_view_if_needed()
+    table.evaluate("e => e.scrollIntoView({block: 'center'})")
     return table.evaluate(ROWS_JS)
 
 
@@ -91,12 +91,12 @@ def test_bertviz_draws_offline_and_walkthrough_matches(page):
     assert frame.locator("svg").count() >= 1
     assert frame.locator("svg line, svg path").count() > 10
     assert frame.locator("#layer option").count() >= 1
-    page.locator("iframe.bertviz-frame").scroll_into_view_if_needed()
+    page.locator("iframe.bertviz-frame").evaluate("e => e.scrollIntoView({block: 'end'})")
     page.screenshot(path=str(screenshot_dir() / "bertviz-head-en.png"))
 
     page.get_by_label("Model view").check()
     frame.locator("svg rect").nth(5).wait_for(state="attached", timeout=60_000)
-    page.locator("iframe.bertviz-frame").scroll_into_view_if_needed()
+    page.locator("iframe.bertviz-frame").evaluate("e => e.scrollIntoView({block: 'end'})")
     page.screenshot(path=str(screenshot_dir() / "bertviz-model-en.png"))
     assert not [url for url in aborted if "cdnjs" in url or "d3" in url or "jquery" in url]
     sandbox = page.locator("iframe.bertviz-frame").get_attribute("sandbox")
@@ -123,5 +123,5 @@ def test_korean_walkthrough_and_bertviz(page):
     _open_bertviz(page)
     frame = _draw_bertviz(page, "bertviz 그리기")
     assert frame.get_by_text(re.compile("[가-힣]")).count() >= 1
-    page.locator("iframe.bertviz-frame").scroll_into_view_if_needed()
+    page.locator("iframe.bertviz-frame").evaluate("e => e.scrollIntoView({block: 'end'})")
     page.screenshot(path=str(screenshot_dir() / "bertviz-head-ko.png"))
