@@ -171,6 +171,14 @@ def _prefetch(analysis) -> None:
         SPACES.prefetch(analysis.model_id, missing, "pca")
 
 
+def path_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"emb.paths_{value}", lang), value) for value in (PATHS_OFF, PATHS_ONE, PATHS_ALL)]
+
+
+def relabel_paths(lang: str):
+    return gr.update(choices=path_choices(lang))
+
+
 def update_choices(key: list, representation: str, index, lang: str):
     """Refresh the representation and token dropdowns for a new analysis (or language)."""
     if not key:
@@ -178,7 +186,8 @@ def update_choices(key: list, representation: str, index, lang: str):
     analysis = analysis_for(key, lang)
     choices = representation_choices(analysis.n_layers, lang)
     values = [value for _, value in choices]
-    tokens = [(label, i) for i, label in enumerate(token_labels(analysis))]
+    # a dropdown shows plain text (no HTML), so its labels are not escaped
+    tokens = [(f"{i}:{tok.text}", i) for i, tok in enumerate(analysis.tokens)]
     keep = int(index) if index is not None and int(index) < analysis.n_tokens else 0
     return (
         gr.update(choices=choices, value=representation if representation in values else TOKEN),
@@ -193,8 +202,7 @@ def _controls(ctx: PanelContext):
         )
         method = gr.Radio(list(METHODS), value="pca", label=t("emb.method"), elem_id="emb-method")
         paths = gr.Radio(
-            [(t("emb.paths_off"), PATHS_OFF), (t("emb.paths_one"), PATHS_ONE)]
-            + [(t("emb.paths_all"), PATHS_ALL)],
+            path_choices("en"),
             value=PATHS_OFF,
             label=t("emb.paths"),
         )
@@ -232,6 +240,7 @@ def build(ctx: PanelContext) -> None:
         trigger.change(
             update_choices, choice_inputs, [representation, token], api_visibility="private"
         ).then(render_view, inputs, outputs, api_visibility="private", concurrency_limit=2)
+    ctx.lang.change(relabel_paths, ctx.lang, paths, api_visibility="private", queue=False)
     for control in (representation, method, paths, token):
         control.input(render_view, inputs, outputs, api_visibility="private", concurrency_limit=2)
     with gr.Accordion(t("emb.words_section"), open=False) as words_box:

@@ -58,8 +58,9 @@ class Space:
     def place(self, vectors: np.ndarray) -> np.ndarray:
         """[T, D] -> [T, 3] with the fitted transform (exact for PCA)."""
         directions = unit_rows(np.atleast_2d(vectors))
-        if self.method == "pca":
-            return (directions - self.mean) @ self.components.T
+        if self.method == "pca":  # (x - mean) C^T, without a [T, D] temporary
+            projected = directions @ self.components.T.astype(np.float32)
+            return projected - self.mean @ self.components.T
         return np.asarray(self.reducer.transform(directions), dtype=np.float64)
 
 
