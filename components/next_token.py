@@ -74,6 +74,8 @@ def _picks(analysis: Analysis, dist, step: int, sample: bool, seed, lang: str) -
 
 def distribution_view(key, state, position, temperature, top_k, top_p, shown, sample, seed, lang):
     """The bar chart and its Markdown summary at the chosen position."""
+    if not key:  # nothing analysed yet (e.g. the language switched first)
+        return gr.skip(), gr.skip()
     analysis = analysis_for(key, lang)
     if not analysis.has_lm_head:
         return go.Figure(), inside.family_notice(analysis, lang)
@@ -93,6 +95,8 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
 
 def inside_views(key, state, lang):
     """Notice, surprise HTML, logit lens, fill-mask list and the continuation."""
+    if not key:
+        return (gr.skip(),) * 5
     analysis = analysis_for(key, lang)
     decode = _decoder(analysis.model_id) if analysis.has_lm_head else None
     surprise = inside.surprise_html(analysis, lang) if analysis.has_lm_head else ""

@@ -173,3 +173,23 @@ def test_every_string_exists_in_both_languages_and_korean_is_korean():
         placeholders = set(re.findall(r"{(\w+)}", data["en"][key]))
         assert placeholders == set(re.findall(r"{(\w+)}", text)), key
         assert re.search("[가-힣]", text) or key in ("nt.top_k",), key
+
+
+def test_encoder_decoder_predicts_the_decoder_next_token(tiny):
+    model_id = tiny["tiny-bart"]
+    loaded = load_model(model_id)
+    result = panel.next_token(model_id, ENGLISH, 1.0, 0, 1.0)
+    enc = loaded.tokenizer(ENGLISH, return_tensors="pt")
+    start = torch.tensor([[loaded.config.decoder_start_token_id]])
+    with torch.no_grad():
+        logits = loaded.model(**enc, decoder_input_ids=start).logits[0, -1]
+    probs = torch.softmax(logits, dim=-1)
+    assert result["candidates"][0]["id"] == int(probs.argmax())
+    for candidate in result["candidates"]:
+        assert candidate["prob"] == pytest.approx(float(probs[candidate["id"]]), abs=1e-6)
+
+
+def test_views_wait_quietly_until_something_is_analysed():
+    skipped = panel.distribution_view([], {}, 0, 1.0, 0, 1.0, 10, False, 42, "en")
+    assert skipped == (gr.skip(), gr.skip())
+    assert panel.inside_views([], {}, "ko") == (gr.skip(),) * 5
