@@ -51,13 +51,13 @@ def test_language_switch_shows_korean_labels(page):
     wait_analysed(page)
     page.get_by_label("한국어").check()
     ko = STRINGS["ko"]
-    page.get_by_role("tab", name=ko["tab.attention"]).wait_for(timeout=15_000)
+    page.get_by_role("tab", name=ko["tab.attention"]).wait_for(timeout=90_000)
     for key in ("app.text", "app.model"):
         assert page.get_by_label(ko[key], exact=True).first.is_visible()
-    assert page.get_by_role("button", name=ko["app.analyze"]).is_visible()
+    assert page.get_by_role("button", name=ko["app.analyze"], exact=True).is_visible()
     assert page.get_by_text(ko["app.presentation_mode"]).is_visible()
     assert page.get_by_role("tab", name=STRINGS["en"]["tab.attention"]).count() == 0
-    assert query(page)["lang"] == "ko"
+    page.wait_for_function("() => location.search.includes('lang=ko')", timeout=60_000)
     page.screenshot(path=str(screenshot_dir() / "classroom-korean.png"), full_page=True)
 
 
@@ -106,7 +106,9 @@ def test_shared_url_reopens_the_same_view(browser, app_url):
         assert page.locator("#text textarea").input_value() == text
         assert selected_tab(page) == "tab.attention"
         assert page.evaluate("document.documentElement.classList.contains('presentation')")
-        assert page.get_by_role("button", name=STRINGS["ko"]["app.analyze"]).is_visible()
+        assert page.get_by_role(
+            "button", name=STRINGS["ko"]["app.analyze"], exact=True
+        ).is_visible()
         layer = page.locator("#attention-layer input[type=number]")
         page.wait_for_function(
             "() => document.querySelector('#attention-layer input[type=number]').value === '3'",
