@@ -92,7 +92,7 @@ def space_figure(analysis, representation: str, method: str, lang: str) -> go.Fi
 def trajectories_figure(analysis, representation: str, which: list[int], lang: str) -> go.Figure:
     """Paths [K, L+1, 3] of tokens `which` through every layer, in the pooled PCA space."""
     fitted = space(analysis.model_id, PATHS, "pca")
-    paths = np.stack([fitted.place(analysis.hidden_states[:, i]) for i in which])
+    paths = np.stack([fitted.place_path(analysis.hidden_states[:, i]) for i in which])
     n_words = len(fitted.background_points) // (analysis.n_layers + 1)
     layer = layer_of(representation, analysis.n_layers)
     rows = slice(layer * n_words, (layer + 1) * n_words)

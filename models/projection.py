@@ -31,7 +31,7 @@ SEED = 0
 METHODS = ("pca", "umap", "tsne")
 TOKEN = "token"
 INPUT = "input"
-PATHS = "paths"  # every layer pooled: the one space trajectories are drawn in
+PATHS = "paths"  # every layer pooled: the one space trajectories are drawn in (PCA only)
 TSNE_BACKGROUND = 400  # t-SNE refits with every sentence: keep it small
 PATH_WORDS = 150  # words per layer pooled for the trajectory space
 MAX_SPACES = 48
@@ -54,6 +54,7 @@ class Space:
     mean: np.ndarray | None = None  # [D] (PCA)
     components: np.ndarray | None = None  # [3, D] (PCA)
     reducer: object | None = None  # fitted umap.UMAP
+    layer_means: np.ndarray | None = None  # [L+1, D] (paths: the average sample word per layer)
 
     def place(self, vectors: np.ndarray) -> np.ndarray:
         """[T, D] -> [T, 3] with the fitted transform (exact for PCA)."""
@@ -62,6 +63,12 @@ class Space:
             projected = directions @ self.components.T.astype(np.float32)
             return projected - self.mean @ self.components.T
         return np.asarray(self.reducer.transform(directions), dtype=np.float64)
+
+    def place_path(self, states: np.ndarray) -> np.ndarray:
+        """[L+1, D] one token's states at every layer -> [L+1, 3], each layer's
+        direction taken relative to the average sample word at that layer."""
+        relative = unit_rows(states) - self.layer_means
+        return (relative - self.mean) @ self.components.T
 
 
 def fit_pca(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,16 +114,28 @@ def background_vectors(model_id: str, representation: str) -> tuple[np.ndarray, 
     states, ids = context_free_states(model_id)
     if representation == INPUT:
         return ids, states[0]
-    if representation == PATHS:
-        picked = states[:, :PATH_WORDS]
-        return np.tile(ids[:PATH_WORDS], len(states)), picked.reshape(-1, states.shape[-1])
     layer = int(representation)
     if not 1 <= layer < len(states):
         raise ValueError(f"layer {layer} is outside 1..{len(states) - 1}")
     return ids, states[layer]
 
 
+def _fit_paths(model_id: str) -> Space:
+    """One PCA space for every layer, on directions relative to each layer's average word:
+    without that, the drift all tokens share from layer to layer hides what differs."""
+    states, ids = context_free_states(model_id)
+    per_layer = unit_rows(states[:, :PATH_WORDS])  # [L+1, N, D]
+    layer_means = per_layer.mean(axis=1)  # [L+1, D]
+    relative = (per_layer - layer_means[:, None]).reshape(-1, states.shape[-1])
+    ids = np.tile(ids[:PATH_WORDS], len(states))
+    mean, components = fit_pca(relative)
+    points = (relative - mean) @ components.T
+    return Space("pca", PATHS, ids, points, mean, components, layer_means=layer_means)
+
+
 def _fit(model_id: str, representation: str, method: str) -> Space:
+    if representation == PATHS:
+        return _fit_paths(model_id)
     ids, vectors = background_vectors(model_id, representation)
     directions = unit_rows(vectors)
     if method == "pca":

@@ -185,3 +185,14 @@ def test_umap_fit_and_transform_are_seeded():
     placed = first.transform(data[:5])
     np.testing.assert_array_equal(placed, first.transform(data[:5]))
     assert placed.shape == (5, 3)
+
+
+def test_path_space_places_a_sample_words_own_states_on_its_background_points(tiny):
+    model = tiny["tiny-llama-gqa"]
+    fitted = projection.space(model, projection.PATHS, "pca")
+    states, ids = context_free_states(model)
+    n_words = min(projection.PATH_WORDS, len(ids))
+    assert fitted.background_points.shape == (len(states) * n_words, 3)
+    path = fitted.place_path(states[:, 4])  # word 4 at every layer
+    np.testing.assert_allclose(path, fitted.background_points[4::n_words], atol=1e-5)
+    assert np.all(fitted.background_ids[4::n_words] == ids[4])
