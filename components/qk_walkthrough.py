@@ -159,9 +159,12 @@ def render(key: list, layer: int, head: int, query, lang: str):
     """(summary Markdown, figure, table rows) for the session's analysis."""
     analysis = analysis_for(key, lang)
     labels = token_labels(analysis)
-    query = analysis.n_tokens - 1 if query is None else int(query)
+    # a picker can still hold the previous analysis's value for a moment: clamp, don't fail
+    last = analysis.n_tokens - 1
+    query = last if query is None else min(int(query), last)
+    layer, head = min(int(layer), analysis.n_layers - 1), min(int(head), analysis.n_heads - 1)
     try:
-        steps = walk_through(analysis, int(layer), int(head), query)
+        steps = walk_through(analysis, layer, head, query)
     except AnatomyError as exc:
         raise user_error(exc, lang) from exc
     table = gr.update(value=step_rows(steps, labels), headers=row_headers(lang))
@@ -209,9 +212,10 @@ def build(ctx: PanelContext) -> None:
     inputs = [ctx.key, layer, head, query, ctx.lang]
     for control in (layer, head, query):
         control.input(render, inputs, outputs, api_visibility="private", concurrency_limit=4)
-    ctx.lang.change(
+    ctx.lang.change(  # unqueued: it must not wait behind a model change and see stale pickers
         lambda k, *rest: render(k, *rest) if k else ("", None, []),
         inputs,
         outputs,
         api_visibility="private",
+        queue=False,
     )
