@@ -80,17 +80,19 @@ def visible_keys(weights: np.ndarray, chunk: int = 16) -> np.ndarray:
 
 
 def row_entropy(weights: np.ndarray) -> np.ndarray:
-    """[..., T] entropy of each row in bits (0 log 0 = 0)."""
-    w = np.asarray(weights, dtype=np.float64)
-    logs = np.log2(np.where(w > 0, w, 1.0))
-    return -(w * logs).sum(axis=-1)
+    """[..., T] entropy of each row in bits (0 log 0 = 0), summed in float64."""
+    w = np.asarray(weights)
+    w = w if w.dtype in (np.float32, np.float64) else w.astype(np.float64)
+    logs = np.zeros_like(w)
+    np.log2(w, out=logs, where=w > 0)
+    return -np.einsum("...j,...j->...", w, logs, dtype=np.float64)
 
 
 def head_stats(weights: np.ndarray, chunk: int = 16) -> HeadStats:
     """Measure every head of `weights` [..., T, T]; see the module docstring for the rules.
 
-    Heads are measured `chunk` at a time in float64, so a whole 512-token model
-    ([30, 9, 512, 512]) never needs more than a few tens of MB extra.
+    Heads are measured `chunk` at a time (sums in float64), so a whole 512-token
+    model ([30, 9, 512, 512]) never needs more than a few tens of MB extra.
     """
     t = weights.shape[-1]
     if weights.ndim < 2 or weights.shape[-2] != t:
@@ -108,15 +110,15 @@ def head_stats(weights: np.ndarray, chunk: int = 16) -> HeadStats:
 
 def _measure(heads: np.ndarray, most: np.ndarray) -> dict[str, np.ndarray]:
     """Numbers for a stack of heads [N, T, T]; `most` [T-1] = log2(visible keys), rows 1.."""
-    w = np.asarray(heads, dtype=np.float64)
+    w = np.asarray(heads)  # float32 stays float32; sums below are taken in float64
     t = w.shape[-1]
     rows = np.arange(1, t)
     entropy = row_entropy(w)[:, 1:]
-    distance = np.abs(np.arange(t)[:, None] - np.arange(t)[None, :])
+    distance = np.abs(np.arange(t)[:, None] - np.arange(t)[None, :]).astype(w.dtype)
     return dict(
         entropy=entropy.mean(axis=-1),
         normalized_entropy=(entropy / most).mean(axis=-1),
-        mean_distance=(w * distance).sum(axis=-1)[:, 1:].mean(axis=-1),
+        mean_distance=np.einsum("nij,ij->ni", w, distance, dtype=np.float64)[:, 1:].mean(axis=-1),
         previous_share=w[:, rows, rows - 1].mean(axis=-1),
         first_share=w[:, 1:, 0].mean(axis=-1),
         self_share=w[:, rows, rows].mean(axis=-1),
