@@ -160,7 +160,7 @@ def _slider(ctx: PanelContext, name: str, low, high, value, step, elem_id: str) 
 
 
 def _heading(ctx: PanelContext, key: str) -> gr.Markdown:
-    return ctx.tr(gr.Markdown(f"### {t(key)}"), key, "value")
+    return ctx.tr(gr.Markdown(t(key)), key, "value")
 
 
 def build(ctx: PanelContext) -> None:

@@ -25,7 +25,7 @@ TOKEN_STYLE = (
     "display:inline-flex;flex-direction:column;align-items:center;padding:3px 6px;"
     "border-radius:4px;border:1px solid #999;white-space:pre;margin:2px;line-height:1.3"
 )
-SMALL_STYLE = "font-size:0.65em"
+SMALL_STYLE = "font-size:0.65em;color:inherit"
 FIRST_STYLE = "background:#FFFFFF;color:#000000;border-style:dashed"
 CHIP_STYLE = "display:inline-block;padding:1px 6px;margin:0 2px;border-radius:3px"
 LOG_FLOOR = 5  # probabilities from 1 down to 1e-5 spread over the colour scale
@@ -44,6 +44,11 @@ def probability_colour(prob: float) -> tuple[str, str]:
     level = float(np.clip(1 + np.log10(max(prob, 1e-12)) / LOG_FLOOR, 0, 1))
     background = sample_colorscale(SEQUENTIAL, [level])[0]
     return background, "#000000" if level > 0.55 else "#FFFFFF"
+
+
+def short_percent(prob: float) -> str:
+    """12.3%, or <0.1% for the very small probabilities of surprising tokens."""
+    return f"{prob:.1%}" if prob >= 0.001 else "<0.1%"
 
 
 def surprise_groups(analysis: Analysis) -> list[dict]:
@@ -89,7 +94,8 @@ def surprise_html(analysis: Analysis, lang: str) -> str:
         title = escape(t("nt.surprise_title", lang, prob=f"{prob:.3%}", rank=ranks))
         cells.append(
             f'<span style="{TOKEN_STYLE};background:{background};color:{colour}" '
-            f'title="{title}">{text}<small style="{SMALL_STYLE}">{prob:.1%} · #{ranks}</small>'
+            f'title="{title}">{text}<small style="{SMALL_STYLE}">{escape(short_percent(prob))} · #{ranks}'
+            "</small>"
             "</span>"
         )
     body = "".join(cells)
