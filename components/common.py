@@ -48,11 +48,19 @@ class PanelContext:
 def user_error(exc: Exception, lang: str = "en") -> gr.Error:
     """A gr.Error whose message a student can act on; never a stack trace."""
     if isinstance(exc, AnatomyError):
-        message = t(exc.key, lang, **exc.params)
+        # Gradio's toast renders its message as HTML: what the user typed (a model id,
+        # a path) goes in escaped, or "<img src=...>" in the model box loads an image.
+        params = {name: _text_only(value) for name, value in exc.params.items()}
+        message = t(exc.key, lang, **params)
         if message == exc.key:
-            message = str(exc)
+            message = _text_only(str(exc))
         return gr.Error(message)
     return gr.Error(t("error.internal", lang, kind=type(exc).__name__))
+
+
+def _text_only(value: object) -> object:
+    """Escape <, > and & of a string so HTML shows it as text (quotes stay readable)."""
+    return html.escape(value, quote=False) if isinstance(value, str) else value
 
 
 def analysis_for(key, lang: str = "en", progress: Callable | None = None) -> Analysis:

@@ -279,3 +279,18 @@ def test_concurrent_passes_on_one_model_keep_their_own_embeddings(tiny):
     for text, result in found.items():
         assert "".join(t.text for t in result.tokens) == text
         assert abs(result.token_embeddings - table[result.input_ids]).max() < 1e-6
+
+
+def test_user_typed_values_reach_the_toast_escaped():
+    """gr.Error messages are shown as HTML: a typed model id must arrive as text."""
+    from components.common import user_error
+
+    payload = "/<img src=https://evil.example/p.png onerror=alert(1)>"
+    with pytest.raises(AnatomyError) as info:
+        source.resolve(payload)
+    for lang in ("en", "ko"):
+        message = user_error(info.value, lang).message
+        assert "<img" not in message
+        assert "&lt;img src=https://evil.example/p.png onerror=alert(1)&gt;" in message
+    untranslated = AnatomyError("raw <b>text</b>", key="no.such.key")
+    assert user_error(untranslated).message == "raw &lt;b&gt;text&lt;/b&gt;"
