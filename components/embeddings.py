@@ -80,7 +80,7 @@ def space_figure(analysis, representation: str, method: str, lang: str) -> go.Fi
     title = t("emb.plot_title", lang, rep=_rep_name(representation, lang), method=method.upper())
     return scatter_figure(
         points,
-        token_labels(analysis),
+        token_labels(analysis, escaped=False),
         token_hover(analysis),
         background,
         _names(analysis.model_id, ids),
@@ -96,7 +96,7 @@ def trajectories_figure(analysis, representation: str, which: list[int], lang: s
     n_words = len(fitted.background_points) // (analysis.n_layers + 1)
     layer = layer_of(representation, analysis.n_layers)
     rows = slice(layer * n_words, (layer + 1) * n_words)
-    labels = token_labels(analysis)
+    labels = token_labels(analysis, escaped=False)
     return paths_figure(
         paths,
         [labels[i] for i in which],

@@ -41,9 +41,14 @@ def sentence_vectors(analysis, representation: str) -> np.ndarray:
     return analysis.hidden_states[layer_of(representation, analysis.n_layers)]
 
 
-def token_labels(analysis) -> list[str]:
-    """'i:text' per token, escaped: the text from the input's offsets (Korean stays whole)."""
-    return [f"{i}:{escape(tok.text)}" for i, tok in enumerate(analysis.tokens)]
+def token_labels(analysis, escaped: bool = True) -> list[str]:
+    """'i:text' per token: the text from the input's offsets (Korean stays whole).
+
+    Escaped for SVG text (axis ticks, legends, hovers, which read HTML); raw for
+    the text drawn inside a WebGL 3D scene, which shows entities literally.
+    """
+    shown = [f"{i}:{tok.text}" for i, tok in enumerate(analysis.tokens)]
+    return [escape(label) for label in shown] if escaped else shown
 
 
 def token_hover(analysis) -> list[str]:
@@ -76,7 +81,9 @@ def scatter_figure(
     lang: str,
     title: str = "",
 ) -> go.Figure:
-    """3D scatter: faint background cloud [N, 3] and the tokens [T, 3], labelled."""
+    """3D scatter: faint background cloud [N, 3] and the tokens [T, 3].
+
+    `labels` are drawn in the WebGL scene (raw text); `hover` is HTML (escaped)."""
     figure = go.Figure(_background_trace(background, background_names, lang))
     mode = "markers+text" if len(points) <= MAX_LABELLED else "markers"
     figure.add_trace(
@@ -104,7 +111,9 @@ def paths_figure(
     lang: str,
     title: str = "",
 ) -> go.Figure:
-    """Trajectories [K, L+1, 3]: one line per token from layer 0 (circle) to L (diamond)."""
+    """Trajectories [K, L+1, 3]: one line per token from layer 0 (circle) to L (diamond).
+
+    `labels` are raw; they are escaped where plotly reads HTML (legend, hover)."""
     figure = go.Figure(_background_trace(background, background_names, lang))
     for n, (path, label) in enumerate(zip(paths, labels, strict=True)):
         colour = CATEGORICAL[n % len(CATEGORICAL)]
@@ -117,9 +126,9 @@ def paths_figure(
                 mode="lines+markers",
                 line={"color": colour, "width": 4},
                 marker={"size": 3, "color": colour},
-                text=[f"{label} · {step}" for step in steps],
+                text=[f"{escape(label)} · {step}" for step in steps],
                 hovertemplate="%{text}<extra></extra>",
-                name=label,
+                name=escape(label),
             )
         )
         figure.add_trace(

@@ -52,10 +52,9 @@ def render_words(model: str, text: str, lang: str) -> tuple[go.Figure, go.Figure
         names = [word_text(model, int(i)) for i in fitted.background_ids]
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
         raise user_error(exc, lang) from exc
-    shown = [escape(word) for word in words]
     hover = [f"{escape(w)}<br>{escape(' '.join(p))}" for w, p in zip(words, pieces, strict=True)]
     figure = scatter_figure(
-        points, shown, hover, fitted.background_points, names, lang, t("emb.words_title", lang)
+        points, words, hover, fitted.background_points, names, lang, t("emb.words_title", lang)
     )
     split = [
         f"{escape(w)} → {escape(' + '.join(p))}"

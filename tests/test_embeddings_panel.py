@@ -54,8 +54,11 @@ def test_view_draws_background_and_every_token_with_escaped_korean_labels(tiny):
     analysis = get_analysis(model, KOREAN)
     assert len(background.x) == len(space(model, "token", "pca").background_ids)
     assert len(tokens.x) == analysis.n_tokens
-    assert "0:배" in tokens.text and "<b>" not in "".join(tokens.text)
-    assert any("&lt;" in label for label in tokens.text)  # " <" of "<b>", escaped
+    assert "0:배" in tokens.text  # WebGL text is drawn raw, never parsed as HTML
+    assert any(label.endswith("<") for label in tokens.text)
+    hover = "".join(tokens.hovertext)  # hover text is HTML: escaped
+    assert "&lt;" in hover and "<b>" not in hover
+    assert "&lt;" in "".join(heatmap.data[0].x)  # axis ticks are SVG text: escaped
     similarity = np.array(heatmap.data[0].z, dtype=float)
     np.testing.assert_allclose(np.diag(similarity), 1.0, atol=1e-3)
     np.testing.assert_allclose(similarity, similarity.T, atol=1e-3)
