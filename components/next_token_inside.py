@@ -92,11 +92,10 @@ def surprise_html(analysis: Analysis, lang: str) -> str:
         background, colour = probability_colour(prob)
         ranks = ", ".join(f"{r:,}" for r in group["ranks"])
         title = escape(t("nt.surprise_title", lang, prob=f"{prob:.3%}", rank=ranks))
+        label = escape(f"{short_percent(prob)} · #{ranks}")
         cells.append(
             f'<span style="{TOKEN_STYLE};background:{background};color:{colour}" '
-            f'title="{title}">{text}<small style="{SMALL_STYLE}">{escape(short_percent(prob))} · #{ranks}'
-            "</small>"
-            "</span>"
+            f'title="{title}">{text}<small style="{SMALL_STYLE}">{label}</small></span>'
         )
     body = "".join(cells)
     return f'<div id="nt-surprise" style="font-size:1.1em">{body}</div>{_legend(lang)}'
