@@ -48,7 +48,11 @@ def launch_kwargs() -> dict:
     the page must make no request beyond its own server.
     """
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
-    return {"theme": theme, "css": (ASSETS / "style.css").read_text(encoding="utf-8")}
+    return {
+        "theme": theme,
+        "css": (ASSETS / "style.css").read_text(encoding="utf-8"),
+        "js": (ASSETS / "presentation.js").read_text(encoding="utf-8"),
+    }
 
 
 @dataclass

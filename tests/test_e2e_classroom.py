@@ -219,6 +219,12 @@ def test_offline_every_panel_renders_in_presentation_mode(browser, app_url, lang
             panel_content(page, name).wait_for(timeout=90_000)
             page.wait_for_timeout(1500)  # let plotly finish laying out
             assert page.locator(".toast-body.error").count() == 0
+            fonts = page.evaluate(
+                "n => [...document.querySelectorAll(`#tab-${n} .js-plotly-plot`)]"
+                ".filter(p => p.offsetParent && p._fullLayout).map(p => p._fullLayout.font.size)",
+                name,
+            )
+            assert all(size >= 20 for size in fonts), f"plot fonts not enlarged: {fonts}"
             shot = screenshot_dir() / f"presentation-{lang}-{name}.png"
             page.screenshot(path=str(shot), full_page=True)
         assert outside == [], f"the page asked for {outside}"
