@@ -4,6 +4,7 @@ sandboxed iframe, and the Q·K walk-through shows the model's numbers, in Englis
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 
@@ -105,15 +106,12 @@ def test_bertviz_draws_offline_and_walkthrough_matches(page):
 
 def test_korean_walkthrough_and_bertviz(page):
     _block_network(page)
-    page.reload()
-    _open_panels(page)
-    page.get_by_label("한국어").check()
-    model_box = page.get_by_label("모델")
-    model_box.fill(GEMMA3)
-    model_box.press("Enter")
-    page.locator("#text textarea").fill(KOREAN)
-    page.locator("#analyze").click()
+    base = page.url.split("?")[0]
+    params = {"model": GEMMA3, "text": KOREAN, "lang": "ko", "tab": "attention"}
+    page.goto(f"{base}?{urlencode(params)}")
     page.locator("#status").get_by_text("gemma", exact=False).wait_for(timeout=120_000)
+    page.get_by_role("tab", name=re.compile("어텐션|Attention")).click()
+    page.get_by_text("Q·K step by step").click()
     rows = _walkthrough_rows(page, "1: 고")
     assert any(re.search("[가-힣]", row[0]) for row in rows)
     assert all(row[-1] == row[-2] for row in rows)
