@@ -137,3 +137,13 @@ def test_csv_export_reads_back_with_korean(gpt2_analysis):
         if row["special"] == "False":
             assert row["text"] == text[int(row["start"]) : int(row["end"])]
     assert any(HANGUL.search(r["text"]) for r in rows)
+
+
+def test_a_lesson_sets_only_the_panel_controls_it_names():
+    shared = {
+        "emb_layer": gr.Dropdown([("token", "token")], value="token"),
+        "layer": gr.Slider(0, 5),
+    }
+    index = COURSE.index("positional_encoding")
+    updates = lesson.control_updates(index, list(shared), shared)
+    assert updates[0]["value"] == "input" and "value" not in updates[1]
