@@ -94,9 +94,9 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
 
 
 def inside_views(key, state, lang):
-    """Notice, surprise HTML, logit lens, fill-mask list and the continuation."""
+    """Notice, surprise HTML, logit lens and fill-mask list (they depend on the text only)."""
     if not key:
-        return (gr.skip(),) * 5
+        return (gr.skip(),) * 4
     analysis = analysis_for(key, lang)
     decode = _decoder(analysis.model_id) if analysis.has_lm_head else None
     surprise = inside.surprise_html(analysis, lang) if analysis.has_lm_head else ""
@@ -110,8 +110,14 @@ def inside_views(key, state, lang):
     if analysis.family == ENCODER and analysis.has_lm_head:
         mask_id = load_model(analysis.model_id).tokenizer.mask_token_id
         masks = inside.fill_mask_markdown(analysis, mask_id, decode, lang)
-    continuation = gen.continuation_html(analysis, gen.generated_ids(state, key), lang)
-    return inside.family_notice(analysis, lang), surprise, lens, masks, continuation
+    return inside.family_notice(analysis, lang), surprise, lens, masks
+
+
+def continuation_view(key, state, lang):
+    """The text so far with its generated pieces (re-rendered on a language switch)."""
+    if not key:
+        return gr.skip()
+    return gen.continuation_html(analysis_for(key, lang), gen.generated_ids(state, key), lang)
 
 
 def reset(key, lang):
@@ -124,7 +130,8 @@ def reset(key, lang):
             analysis, load_model(analysis.model_id).tokenizer.mask_token_id
         )
         value = masks[0] if masks else 0
-    return {"key": list(key), "ids": []}, gr.update(maximum=max(end, 1), value=value)
+    slider = gr.update(maximum=max(end, 1), value=value)
+    return {"key": list(key), "ids": []}, slider, gen.continuation_html(analysis, [], lang)
 
 
 def extend(key, state, n_tokens, temperature, top_k, top_p, sample, seed, lang):
@@ -243,12 +250,14 @@ def _wire(
     views = (
         inside_views,
         [ctx.key, state, ctx.lang],
-        [notice, surprise, lens, masks, continuation],
+        [notice, surprise, lens, masks],
     )
     for event in (ctx.key.change, clear.click):
-        event(reset, [ctx.key, ctx.lang], [state, position], **private).then(*bars, **private).then(
-            *views, **private
-        )
+        started = event(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
+        started.then(*bars, **private).then(*views, **private)
+    ctx.lang.change(
+        continuation_view, [ctx.key, state, ctx.lang], continuation, queue=False, **private
+    )
     ctx.lang.change(*bars, **private).then(*views, **private)
     for control in knobs:
         control.change(*bars, trigger_mode="always_last", **private)

@@ -100,4 +100,5 @@ def test_korean_on_gemma_with_korean_labels(page):
     assert "\ufffd" not in page.locator("#nt-bars").inner_text()
     page.locator("#nt-bars").get_by_text("생성 2단계").wait_for(timeout=SLOW)
     settle(page)
+    assert page.locator("#nt-continuation sup").count() == 1  # still shows the appended token
     page.screenshot(path=str(screenshot_dir() / "next-token-ko.png"), full_page=True)

@@ -119,7 +119,8 @@ def test_temperature_changes_the_bars_without_a_forward_pass(tiny):
 
 def test_generation_extends_the_state_and_the_slider(tiny):
     key = list(AnalysisKey.of(tiny["tiny-gpt2"], ENGLISH))
-    state, slider = panel.reset(key, "en")
+    state, slider, html = panel.reset(key, "en")
+    assert "Nothing generated" in html
     assert state["ids"] == [] and slider["value"] == len(get_analysis(*key).tokens) - 1
     state, slider, html = panel.extend(key, state, 3, 1.0, 0, 1.0, False, 42, "en")
     assert len(state["ids"]) == 3
@@ -159,7 +160,7 @@ def test_fill_mask_lists_the_fillers_of_each_mask(tiny):
 
 def test_logit_lens_figure_has_a_row_per_layer():
     analysis = get_analysis(SMOLLM2, ENGLISH)
-    _, _, lens, _, _ = panel.inside_views(list(AnalysisKey.of(SMOLLM2, ENGLISH)), {}, "ko")
+    _, _, lens, _ = panel.inside_views(list(AnalysisKey.of(SMOLLM2, ENGLISH)), {}, "ko")
     heatmap = lens.data[0]
     assert len(heatmap.y) == analysis.n_layers + 1
     assert heatmap.text[-1][0] == "␣Paris"
@@ -192,4 +193,4 @@ def test_encoder_decoder_predicts_the_decoder_next_token(tiny):
 def test_views_wait_quietly_until_something_is_analysed():
     skipped = panel.distribution_view([], {}, 0, 1.0, 0, 1.0, 10, False, 42, "en")
     assert skipped == (gr.skip(), gr.skip())
-    assert panel.inside_views([], {}, "ko") == (gr.skip(),) * 5
+    assert panel.inside_views([], {}, "ko") == (gr.skip(),) * 4
