@@ -69,7 +69,7 @@ def test_text_payloads_stay_text_in_every_panel(watched):
     page, seen = watched
     analyse(page, TEXT_PAYLOAD)
     for tab in TABS:
-        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("tab", name=tab).click(timeout=120_000)
         page.wait_for_timeout(2500)
     page.get_by_role("tab", name=TABS[0]).click()
     page.wait_for_timeout(1500)
