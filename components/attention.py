@@ -31,7 +31,7 @@ from components.attention_views import (
     small_maps_figure,
     view_title,
 )
-from components.common import PanelContext, analysis_for, analysis_of
+from components.common import PanelContext, analysis_for, analysis_of, whole_number
 from components.i18n import t
 from models.analysis import Analysis
 from models.catalog import ENCODER_DECODER
@@ -39,8 +39,9 @@ from models.catalog import ENCODER_DECODER
 
 def attention(model: str, text: str, layer: int, head: int) -> dict:
     """API: one layer's (encoder) self-attention matrix for one head (-1 = mean over heads)."""
+    layer, head = whole_number(layer, "layer"), whole_number(head, "head")
     analysis = analysis_of(model, text)
-    weights = head_weights(analysis.attentions, int(layer), int(head))
+    weights = head_weights(analysis.attentions, layer, head)
     return {
         "tokens": [tok.text for tok in analysis.tokens],
         "n_layers": analysis.n_layers,

@@ -134,3 +134,14 @@ def wire_language(ctx: PanelContext) -> None:
         api_visibility="private",
         queue=False,
     )
+
+
+def whole_number(value: object, name: str) -> int:
+    """`value` as an int for an API knob, or a gr.Error naming the knob."""
+    try:
+        number = float(value)
+        if number != int(number):
+            raise ValueError
+        return int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(f"{name} must be a whole number, not {escape(str(value))[:40]}.") from None

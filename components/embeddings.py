@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from components import embeddings_positions, embeddings_words
-from components.common import PanelContext, analysis_for, analysis_of, user_error
+from components.common import PanelContext, analysis_for, analysis_of, user_error, whole_number
 from components.embeddings_plots import (
     INPUT,
     TOKEN,
@@ -53,8 +53,9 @@ def embeddings(model: str, text: str, layer: int, method: str) -> dict:
     """
     if method not in METHODS:
         raise gr.Error(f"method must be one of {', '.join(METHODS)}.")
+    layer = whole_number(layer, "layer")
     analysis = analysis_of(model, text)
-    representation = api_representation(int(layer), analysis.n_layers)
+    representation = api_representation(layer, analysis.n_layers)
     try:
         _, _, points = project(
             analysis.model_id, representation, method, sentence_vectors(analysis, representation)

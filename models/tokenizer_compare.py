@@ -16,6 +16,7 @@ import numpy as np
 from transformers import AutoConfig, AutoTokenizer
 
 from models import baselines, bundled
+from models.analysis import _refuse_lone_surrogates
 from models.baselines import Piece, Segmentation
 from models.catalog import BUNDLED
 from models.errors import AnatomyError
@@ -127,7 +128,8 @@ def load_tokenizer(model_id: str) -> LoadedTokenizer:
 def _check_text(text: str | None) -> str:
     if text is None or not str(text).strip():
         raise AnatomyError("Type a sentence first: the text is empty.", key="error.empty_text")
-    text = str(text).replace("\x00", "")
+    text = str(text)
+    _refuse_lone_surrogates(text)
     if len(text) > MAX_TEXT_CHARS:
         raise AnatomyError(
             f"The text is {len(text)} characters long; the limit here is {MAX_TEXT_CHARS}.",
