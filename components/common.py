@@ -144,4 +144,4 @@ def whole_number(value: object, name: str) -> int:
             raise ValueError
         return int(number)
     except (TypeError, ValueError, OverflowError):
-        raise gr.Error(f"{name} must be a whole number, not {escape(str(value))[:40]}.") from None
+        raise gr.Error(f"{name} must be a whole number.") from None
