@@ -14,6 +14,7 @@ from components.common import wire_language  # noqa: E402
 from components.i18n import t  # noqa: E402
 from components.page import launch_kwargs  # noqa: E402
 from models.catalog import list_models  # noqa: E402
+from models.runtime import limit_malloc_arenas  # noqa: E402
 
 PANELS = (
     ("tokenization", tokenization),
@@ -53,6 +54,7 @@ def build_demo() -> gr.Blocks:
 
 
 if __name__ == "__main__":
+    limit_malloc_arenas()
     build_demo().queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

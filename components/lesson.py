@@ -128,7 +128,13 @@ def build(ctx: PanelContext, enabled: gr.Checkbox) -> LessonBar:
     ctx.tr(previous, "lesson.previous")
     ctx.tr(run, "lesson.try")
     ctx.tr(following, "lesson.next")
-    enabled.change(lambda on: gr.Column(visible=bool(on)), enabled, column, queue=False)
+    enabled.change(
+        lambda on: gr.Column(visible=bool(on)),
+        enabled,
+        column,
+        queue=False,
+        api_visibility="private",
+    )
     step.change(step_markdown, [step, ctx.lang], body, queue=False, api_visibility="private")
     ctx.lang.change(
         lambda index, lang: (gr.Radio(choices=step_choices(lang)), step_markdown(index, lang)),
@@ -138,6 +144,7 @@ def build(ctx: PanelContext, enabled: gr.Checkbox) -> LessonBar:
         api_visibility="private",
     )
     last = len(steps()) - 1
-    previous.click(lambda i: max(0, int(i or 0) - 1), step, step, queue=False)
-    following.click(lambda i: min(last, int(i or 0) + 1), step, step, queue=False)
+    private = {"queue": False, "api_visibility": "private"}
+    previous.click(lambda i: max(0, int(i or 0) - 1), step, step, **private)
+    following.click(lambda i: min(last, int(i or 0) + 1), step, step, **private)
     return LessonBar(step, run)
