@@ -20,6 +20,7 @@ from models.settings import settings
 from models.tokens import TokenInfo, build_tokens
 
 TOP_K_STORED = 100
+LM_ROWS_AT_ONCE = 32  # logits rows summarised together (see _lm_summary)
 
 
 @dataclass(frozen=True)
@@ -184,31 +185,47 @@ def _decoder_inputs(loaded: LoadedModel, target: str | None):
 
 
 def _lm_summary(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """logits [T_out, V] -> (last [V], top ids [T_out, K], top logits [T_out, K], lse [T_out])."""
+    """logits [T_out, V] -> (last [V], top ids [T_out, K], top logits [T_out, K], lse [T_out]).
+
+    A few rows at a time: the softmax denominator exp(x - max) needs a scratch copy,
+    and a [32, V] block stays in the CPU cache where a whole [512, 262144] one
+    (Gemma's vocabulary) would not. The row maximum is the first top-k value.
+    """
     logits = logits.to(torch.float32)
-    k = min(TOP_K_STORED, logits.shape[-1])
-    top = torch.topk(logits, k, dim=-1)
-    return (
-        _numpy(logits[-1]),
-        top.indices.cpu().numpy(),
-        _numpy(top.values),
-        _numpy(torch.logsumexp(logits, dim=-1)),
-    )
+    rows, k = logits.shape[0], min(TOP_K_STORED, logits.shape[-1])
+    top_ids = torch.empty(rows, k, dtype=torch.int64)
+    top_logits = torch.empty(rows, k)
+    lse = torch.empty(rows)
+    for start in range(0, rows, LM_ROWS_AT_ONCE):
+        block = slice(start, start + LM_ROWS_AT_ONCE)
+        top = torch.topk(logits[block], k, dim=-1)
+        top_ids[block], top_logits[block] = top.indices, top.values
+        peak = top.values[:, :1]
+        lse[block] = (logits[block] - peak).exp_().sum(dim=-1).log_() + peak[:, 0]
+    return _numpy(logits[-1]), top_ids.numpy(), _numpy(top_logits), _numpy(lse)
 
 
-def _target_summary(logits: torch.Tensor, ids: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """logits [T_out, V], ids [T_out] fed in -> log-prob and rank of each next id [T_out].
+def _target_summary(
+    logits: torch.Tensor, ids: torch.Tensor, top_logits: np.ndarray, lse: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """logits [T_out, V], ids [T_out] fed in, with _lm_summary's top logits [T_out, K]
+    and lse [T_out] -> log-prob and rank of each next id [T_out].
 
     Position i predicts ids[i + 1]; the last position has no next token (NaN, rank 0).
+    A rank is counted among the stored top-K when the token is one of them (every
+    larger logit is there too); only the rare token outside them needs its whole row.
     """
     logits = logits.to(torch.float32)
     logprobs = torch.full((logits.shape[0],), float("nan"))
     ranks = torch.zeros(logits.shape[0], dtype=torch.int64)
     if logits.shape[0] > 1:
-        target = ids[1:].reshape(-1, 1)
-        chosen = logits[:-1].gather(1, target)
-        logprobs[:-1] = (chosen - torch.logsumexp(logits[:-1], dim=-1, keepdim=True))[:, 0]
-        ranks[:-1] = (logits[:-1] > chosen).sum(dim=-1) + 1
+        chosen = logits[:-1].gather(1, ids[1:].reshape(-1, 1))[:, 0]
+        logprobs[:-1] = chosen - torch.from_numpy(lse[:-1])
+        top = torch.from_numpy(top_logits[:-1])
+        ranks[:-1] = (top > chosen[:, None]).sum(dim=-1) + 1
+        outside = torch.nonzero(chosen < top[:, -1])[:, 0]
+        if len(outside):
+            ranks[outside] = (logits[outside] > chosen[outside, None]).sum(dim=-1) + 1
     return _numpy(logprobs), ranks.numpy()
 
 
@@ -278,7 +295,9 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
     extra = {}
     if logits is not None and loaded.family in (DECODER, ENCODER_DECODER):
         fed = inputs["decoder_input_ids" if is_seq2seq else "input_ids"][0]
-        extra["target_logprobs"], extra["target_ranks"] = _target_summary(logits[0], fed)
+        extra["target_logprobs"], extra["target_ranks"] = _target_summary(
+            logits[0], fed, top_logits, lse
+        )
     if is_seq2seq:
         extra = dict(
             decoder_tokens=decoder_tokens,

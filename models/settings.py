@@ -32,6 +32,6 @@ def settings() -> Settings:
         max_model_bytes=_int_env("ANATOMY_MAX_MODEL_BYTES", 3 * 1024**3),
         max_tokens=_int_env("ANATOMY_MAX_TOKENS", 512),
         max_analyses=_int_env("ANATOMY_MAX_ANALYSES", 32),
-        max_analysis_bytes=_int_env("ANATOMY_MAX_ANALYSIS_BYTES", 1024**3),
+        max_analysis_bytes=_int_env("ANATOMY_MAX_ANALYSIS_BYTES", 384 * 1024**2),
         local_roots=tuple(Path(p).resolve() for p in roots.split(os.pathsep) if p),
     )

@@ -57,6 +57,35 @@ def test_lm_logits_equal_a_direct_transformers_call(tiny, name):
     assert analysis.top_ids[-1, 0] == int(torch.argmax(logits[-1]))
 
 
+# Over 32 tokens (the summary works in blocks of rows) with a few unlikely words,
+# so some next tokens fall outside the stored top 100 and need their whole row.
+SURPRISING = (
+    "The capital of France is Paris, and the capital of Korea is Seoul. "
+    "Zebras juggle marmalade quietly under purple thunder while accountants hum, "
+    "and seventeen lighthouses argue about cheese with a bewildered octopus."
+)
+
+
+@pytest.mark.parametrize("name", [SMOLLM2, GEMMA3])
+def test_every_position_summary_equals_the_full_softmax(name):
+    loaded = load_model(name)
+    analysis = analyze(loaded, SURPRISING)
+    with torch.inference_mode():
+        logits = loaded.model(torch.from_numpy(analysis.input_ids)[None]).logits[0].float()
+    assert logits.shape[0] > 32
+    lse = torch.logsumexp(logits, dim=-1)
+    np.testing.assert_allclose(analysis.logsumexp, lse.numpy(), rtol=1e-5, atol=1e-4)
+    top = torch.topk(logits, analysis.top_ids.shape[1], dim=-1)
+    np.testing.assert_allclose(analysis.top_logits, top.values.numpy(), atol=1e-4)
+    fed = torch.from_numpy(analysis.input_ids)
+    chosen = logits[:-1].gather(1, fed[1:, None])
+    expected_ranks = ((logits[:-1] > chosen).sum(-1) + 1).numpy()
+    assert analysis.target_ranks[:-1].tolist() == expected_ranks.tolist()
+    assert expected_ranks.max() > analysis.top_ids.shape[1] >= expected_ranks.min()
+    expected = (chosen[:, 0] - lse[:-1]).numpy()
+    np.testing.assert_allclose(analysis.target_logprobs[:-1], expected, atol=1e-4)
+
+
 def test_encoder_decoder_has_cross_attention(tiny):
     loaded = load_model(tiny["tiny-bart"])
     analysis = analyze(loaded, SENTENCE, "Der schnelle")

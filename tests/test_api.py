@@ -13,6 +13,15 @@ pytestmark = pytest.mark.api
 TEXT = "The capital of France is"
 
 
+DOCUMENTED = {"models", "tokenize", "attention", "embeddings", "next_token", "compare_tokenizers"}
+
+
+def test_only_the_documented_endpoints_are_public(client):
+    info = client.view_api(return_format="dict", print_info=False)
+    assert set(info["named_endpoints"]) == {f"/{name}" for name in DOCUMENTED}
+    assert info["unnamed_endpoints"] == {}
+
+
 def test_models_lists_the_bundled_models_first(client):
     models = client.predict(api_name="/models")
     assert [m["id"] for m in models[:3]] == list(BUNDLED_IDS)
