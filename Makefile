@@ -60,7 +60,7 @@ format: $(STAMP_DEV)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: setup
+bench: setup-dev
 	$(PY) benchmarks/run.py
 
 clean:

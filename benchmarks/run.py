@@ -5,7 +5,8 @@ For the bundled models at 16, 128 and 512 tokens:
 - bytes the browser gets for one attention view vs bertviz's own head view and
   model view HTML for the same input (bertviz at 512 tokens is extrapolated
   from 128 by T², as its document grows with the [L, H, T, T] tensor);
-- median re-slice time of a layer/head change.
+- median re-slice time of a layer/head change and of a temperature change.
+In Chromium: click on a head to the new heatmap on screen (browser_bench.py).
 And for the app as a process: cold `python app.py` to the first served page,
 the first analysis after start, peak RSS with all bundled models loaded,
 concurrent throughput with 4 and 16 clients and their p95 latency.
@@ -132,6 +133,38 @@ def view_bytes_and_reslice(model_id: str, tokens: int, repeats: int) -> dict:
     }
 
 
+def temperature_reslice(model_id: str, tokens: int, repeats: int) -> dict:
+    """Median CPU ms of a temperature change in the Next-token tab (chart + summary,
+    serialised as Gradio sends them); None for a model without an LM head."""
+    import attention_bench
+    import gradio as gr
+
+    from components import next_token
+    from components.common import analysis_for
+    from components.next_token_generation import last_position
+    from models.results import AnalysisKey
+
+    key = list(AnalysisKey.of(model_id, attention_bench.text_of_length(model_id, tokens), ""))
+    analysis = analysis_for(key)
+    if not analysis.has_lm_head:
+        return {"temperature_ms": None}
+    position, plot, markdown = last_position(analysis, 0), gr.Plot(), gr.Markdown()
+    times = []
+    for i in range(repeats):
+        temperature = 0.5 + 0.25 * (i % 6)
+
+        def change(temperature=temperature):
+            figure, text = next_token.distribution_view(
+                key, {}, position, temperature, 40, 0.95, 20, False, 0, "en"
+            )
+            return attention_bench.wire_bytes(plot, figure) + attention_bench.wire_bytes(
+                markdown, text
+            )
+
+        times.append(attention_bench.cpu_timed(change)[1])
+    return {"temperature_ms": statistics.median(times)}
+
+
 def bertviz_bytes(model_id: str, text: str) -> tuple[int, int]:
     """(head view, model view) HTML bytes from bertviz itself for this input."""
     from bertviz import head_view, model_view
@@ -242,6 +275,17 @@ def app_process_numbers(per_client: int, starts: int) -> dict:
         stop_app(process)
 
 
+def browser_numbers(clicks: int) -> list[dict]:
+    """Click-to-heatmap times in Chromium (benchmarks/browser_bench.py), own app process."""
+    import browser_bench
+
+    process, url, _ = start_app()
+    try:
+        return browser_bench.measure(url, clicks)
+    finally:
+        stop_app(process)
+
+
 def throughput(url: str, clients: int, per_client: int) -> dict:
     """Analyses per second and p95 latency: every request is a new text (a real pass)."""
     from gradio_client import Client
@@ -276,6 +320,7 @@ def model_rows(repeats: int, sizes: tuple[int, ...]):
             row = {"model": entry.id.split("/")[-1], "tokens": tokens}
             row.update(forward_ratio(entry.id, text, repeats))
             row.update(view_bytes_and_reslice(entry.id, tokens, max(repeats * 3, 5)))
+            row.update(temperature_reslice(entry.id, tokens, max(repeats * 3, 5)))
             measure_bertviz = tokens <= 128 or tokens == min(sizes)
             row["bertviz"] = bertviz_bytes(entry.id, text) if measure_bertviz else (None, None)
             print(f"  measured {row['model']} at {tokens} tokens", file=sys.stderr)
@@ -297,7 +342,31 @@ def with_bertviz_estimates(rows: list[dict]) -> list[dict]:
     return done
 
 
-def render(rows: list[dict], app: dict, description: str) -> str:
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def browser_lines(rows: list[dict]) -> list[str]:
+    import browser_bench
+
+    lines = [
+        "",
+        "## In the browser (Chromium, headless)",
+        "",
+        "| model | tokens | head change: click to new heatmap, median | worst | target | verdict |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        over = r["median_s"] - browser_bench.TARGET_S
+        lines.append(
+            f"| {r['model']} | {browser_bench.TOKENS} | {r['median_s']:.2f} s "
+            f"| {r['worst_s']:.2f} s | <= {browser_bench.TARGET_S} s "
+            f"| {verdict(over <= 0, f'+{over:.2f} s')} |"
+        )
+    return lines
+
+
+def render(rows: list[dict], app: dict, description: str, clicks: list[dict]) -> str:
     rows = with_bertviz_estimates(rows)
     lines = [
         "# Performance table",
@@ -312,8 +381,8 @@ def render(rows: list[dict], app: dict, description: str) -> str:
         "",
         "| model | tokens | bare forward | full analysis | ratio (wall) | ratio (CPU) "
         "| bytes per view | bertviz head view | bertviz model view | view / bertviz head "
-        "| re-slice median (wall / CPU) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| layer/head re-slice median (wall / CPU) | temperature re-slice median (CPU) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         head, model = r["bertviz"]
@@ -322,11 +391,14 @@ def render(rows: list[dict], app: dict, description: str) -> str:
             f"| {r['model']} | {r['tokens']} | {r['bare_ms']:.0f} ms | {r['full_ms']:.0f} ms "
             f"| {r['ratio']:.2f} | {r['cpu_ratio']:.2f} | {mb(r['view_bytes'])} "
             f"| {mb(head)}{mark} | {mb(model)}{mark} | {r['view_bytes'] / head:.4f} "
-            f"| {r['reslice_ms']:.1f} / {r['reslice_cpu_ms']:.1f} ms |"
+            f"| {r['reslice_ms']:.1f} / {r['reslice_cpu_ms']:.1f} ms "
+            f"| {_ms(r['temperature_ms'])} |"
         )
     worst_ratio = max(min(r["ratio"], r["cpu_ratio"]) for r in rows)
     worst_bytes = max(r["view_bytes"] for r in rows)
-    worst_slice = max(r["reslice_cpu_ms"] for r in rows)
+    worst_slice = max(
+        [r["reslice_cpu_ms"] for r in rows] + [r["temperature_ms"] or 0 for r in rows]
+    )
     worst_slice_wall = max(r["reslice_ms"] for r in rows)
     t4, t16 = app["throughput"][4], app["throughput"][16]
     start_miss, first_miss = f"+{app['start_s'] - 8:.1f} s", f"+{app['first_s'] - 5:.1f} s"
@@ -360,11 +432,12 @@ def render(rows: list[dict], app: dict, description: str) -> str:
         f"vs <= {RATIO_TARGET}: {verdict(worst_ratio <= RATIO_TARGET, ratio_miss)}",
         f"- largest response per view: {mb(worst_bytes)} vs <= 2 MB: "
         f"{verdict(worst_bytes <= BYTES_TARGET, f'by {mb(worst_bytes - BYTES_TARGET)}')}",
-        f"- re-slice median: worst {worst_slice:.1f} ms CPU ({worst_slice_wall:.1f} ms wall) "
+        f"- re-slice median (layer/head and temperature): worst {worst_slice:.1f} ms CPU "
+        f"(layer/head worst wall {worst_slice_wall:.1f} ms) "
         f"vs <= 50 ms: {verdict(worst_slice <= SLICE_TARGET_MS, f'by {worst_slice - 50:.1f} ms')}",
         f"- load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + browser_lines(clicks)) + "\n"
 
 
 def main() -> None:
@@ -372,18 +445,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement")
     parser.add_argument("--per-client", type=int, default=3, help="analyses per load client")
     parser.add_argument("--starts", type=int, default=3, help="cold starts of app.py")
+    parser.add_argument("--clicks", type=int, default=8, help="head changes timed in Chromium")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "RESULTS.md"))
     args = parser.parse_args()
     description = machine()
     print("measuring the app process ...", file=sys.stderr)
     app = {**app_process_numbers(args.per_client, args.starts), "starts": args.starts}
+    print("measuring click to heatmap in Chromium ...", file=sys.stderr)
+    clicks = browser_numbers(args.clicks)
     print("measuring the models ...", file=sys.stderr)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     rows: list[dict] = []
     for row in model_rows(args.repeats, sizes):  # the file grows row by row
         rows.append(row)
-        table = render(rows, app, description)
+        table = render(rows, app, description, clicks)
         Path(args.out).write_text(table, encoding="utf-8")
     print(table)
 

@@ -127,13 +127,14 @@ def build(ctx: PanelContext) -> None:
     )
     ctx.tr(picked, "tok.compare_choices", "label")
     button = ctx.tr(gr.Button(t("tok.compare_button"), elem_id="tok-compare"), "tok.compare_button")
-    table = gr.Dataframe(interactive=False, elem_id="tok-compare-table")
+    # Hidden until the first comparison: an empty table would show bare column numbers.
+    table = gr.Dataframe(interactive=False, elem_id="tok-compare-table", visible=False)
     rows = gr.HTML(css_template=CHIP_CSS, js_on_load=None, elem_id="tok-compare-chips")
     shown = gr.State(False)  # re-run on language / text change only once the user compared
 
     def on_click(text, names, lang):
         html, frame = run_comparison(text, names, lang)
-        return html, frame, True
+        return html, gr.Dataframe(frame, visible=True), True
 
     def refresh(active, text, names, lang):
         if not active or not names or not (text or "").strip():

@@ -72,6 +72,7 @@ def test_hostile_text_is_shown_as_text(page):
 def test_comparison_shows_bundled_tokenizers_and_baselines(page):
     page.locator("#status").get_by_text("forward pass").wait_for(timeout=90_000)
     page.locator("#text textarea").fill(KOREAN)
+    assert page.locator("#tok-compare-table").count() == 0  # no empty table before comparing
     page.locator("#tok-compare").click()
     rows = page.locator("#tok-compare-chips .tok-row")
     rows.nth(5).wait_for(timeout=120_000)
