@@ -402,7 +402,7 @@ def render(rows: list[dict], app: dict, description: str, clicks: list[dict]) ->
     worst_slice_wall = max(r["reslice_ms"] for r in rows)
     t4, t16 = app["throughput"][4], app["throughput"][16]
     start_miss, first_miss = f"+{app['start_s'] - 8:.1f} s", f"+{app['first_s'] - 5:.1f} s"
-    ratio_miss = f"by {worst_ratio - RATIO_TARGET:.2f}"
+    ratio_miss = f"by {worst_ratio - RATIO_TARGET:.3f}"
     low, high = app["start_range"]
     n_starts = app["starts"]
     lines += [
@@ -428,7 +428,7 @@ def render(rows: list[dict], app: dict, description: str, clicks: list[dict]) ->
         "",
         "## Against the budgets",
         "",
-        f"- full analysis / bare forward: worst {worst_ratio:.2f} (the better of wall and CPU) "
+        f"- full analysis / bare forward: worst {worst_ratio:.3f} (the better of wall and CPU) "
         f"vs <= {RATIO_TARGET}: {verdict(worst_ratio <= RATIO_TARGET, ratio_miss)}",
         f"- largest response per view: {mb(worst_bytes)} vs <= 2 MB: "
         f"{verdict(worst_bytes <= BYTES_TARGET, f'by {mb(worst_bytes - BYTES_TARGET)}')}",
