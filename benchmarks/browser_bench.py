@@ -89,7 +89,7 @@ def main() -> None:
     if args.url:
         rows = measure(args.url, args.repeats)
     else:
-        from run import start_app, stop_app
+        from app_bench import start_app, stop_app
 
         process, url, _ = start_app()
         try:

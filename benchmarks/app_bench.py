@@ -1,0 +1,155 @@
+"""The app as a process, for the performance table (benchmarks/run.py).
+
+Cold starts of `python app.py` to the first served page, the first analysis,
+resident memory idle / with all bundled models / at its peak, throughput and p95
+latency with 4 and 16 gradio_client sessions, and click-to-heatmap in Chromium
+(browser_bench.py) on an app process of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from models.catalog import BUNDLED, DEFAULT_MODEL  # noqa: E402
+
+DEFAULT_TEXT = "The capital of France is"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Peak(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.process, self.peak, self.stop = psutil.Process(pid), 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+
+def start_app() -> tuple[subprocess.Popen, str, float]:
+    """Launch `python app.py`; (process, url, seconds until the page is served)."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port)}
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return process, url, time.perf_counter() - started
+        except OSError:
+            if process.poll() is not None or time.perf_counter() - started > 180:
+                process.kill()
+                raise RuntimeError("the app did not start") from None
+            time.sleep(0.05)
+
+
+def stop_app(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def cold_starts(times: int) -> list[float]:
+    """Seconds from `python app.py` to the first served page, `times` fresh processes."""
+    seconds = []
+    for _ in range(times):
+        process, _url, took = start_app()
+        stop_app(process)
+        seconds.append(took)
+    return seconds
+
+
+def app_process_numbers(per_client: int, starts: int) -> dict:
+    from gradio_client import Client
+
+    start_runs = cold_starts(starts - 1)
+    process, url, took = start_app()
+    start_runs.append(took)
+    idle_rss = psutil.Process(process.pid).memory_info().rss
+    peak = Peak(process.pid)
+    peak.start()
+    try:
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
+        first = time.perf_counter()
+        client.predict(DEFAULT_MODEL, DEFAULT_TEXT, 0, 0, api_name="/attention")
+        first_s = time.perf_counter() - first
+        for entry in BUNDLED:
+            client.predict(entry.id, "All bundled models at once.", 0, 0, api_name="/attention")
+        loaded_rss = psutil.Process(process.pid).memory_info().rss
+        load = {n: throughput(url, n, per_client) for n in (4, 16)}
+        return {
+            "start_s": statistics.median(start_runs),
+            "start_range": (min(start_runs), max(start_runs)),
+            "first_s": first_s,
+            "idle_rss": idle_rss,
+            "loaded_rss": loaded_rss,
+            "peak_rss": peak.peak,
+            "throughput": load,
+        }
+    finally:
+        peak.stop.set()
+        stop_app(process)
+
+
+def browser_numbers(clicks: int) -> list[dict]:
+    """Click-to-heatmap times in Chromium (benchmarks/browser_bench.py), own app process."""
+    import browser_bench
+
+    process, url, _ = start_app()
+    try:
+        return browser_bench.measure(url, clicks)
+    finally:
+        stop_app(process)
+
+
+def throughput(url: str, clients: int, per_client: int) -> dict:
+    """Analyses per second and p95 latency: every request is a new text (a real pass)."""
+    from gradio_client import Client
+
+    def session(index: int) -> list[float]:
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
+        latencies = []
+        for j in range(per_client):
+            text = f"Client {clients}-{index} asks question {j}: what comes after {index * j}?"
+            begin = time.perf_counter()
+            client.predict(DEFAULT_MODEL, text, 0, 0, api_name="/attention")
+            latencies.append(time.perf_counter() - begin)
+        return latencies
+
+    begin = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = [t for part in pool.map(session, range(clients)) for t in part]
+    elapsed = time.perf_counter() - begin
+    latencies.sort()
+    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    return {"per_s": len(latencies) / elapsed, "p95_s": p95, "n": len(latencies)}
