@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,39 +54,59 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(url: str, process: subprocess.Popen, seconds: float = 240) -> None:
+def _wait_for(url: str, process: subprocess.Popen, seconds: float = 240) -> str:
+    """The page at `url` once the app serves it; fails if the app exits or stays silent."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the app exited early with code {process.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=2)
-            return
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode("utf-8", "replace")
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"the app did not answer at {url} within {seconds} s")
 
 
-@pytest.fixture(scope="session")
-def app_url(tiny, tmp_path_factory) -> str:
-    """A launched `python app.py` on a free port (tiny models allowed as local folders)."""
+@contextmanager
+def launched_app(
+    command: list[str], env: dict[str, str], log: Path, cwd: Path = REPO
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run an app `command` on a free port, output to `log`; yields (url, process) once
+    it serves its page, and stops it afterwards."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    env = {**env, "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for(url, process)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny, tmp_path_factory) -> Iterator[str]:
+    """A launched `python app.py` on a free port (tiny models allowed as local folders)."""
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    with launched_app([sys.executable, "app.py"], dict(os.environ), log) as (url, _process):
+        yield url
+
+
+def submit(page, model: str, text: str) -> None:
+    """Once the page's first analysis is done, type `model` and `text` and press Analyze.
+    The caller waits for something only this input draws (the status line may be stale)."""
+    page.locator("#status").get_by_text("forward pass").wait_for(timeout=90_000)
+    model_box = page.get_by_label("Model")
+    model_box.fill(model)
+    model_box.press("Enter")
+    page.locator("#text textarea").fill(text)
+    page.locator("#analyze").click()
 
 
 @pytest.fixture(scope="session")

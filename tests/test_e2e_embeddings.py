@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models.catalog import GEMMA3, SMOLLM2
-from tests.conftest import screenshot_dir
+from tests.conftest import screenshot_dir, submit
 
 pytestmark = pytest.mark.e2e
 ENGLISH = "I sat on the river bank and counted my money."
@@ -14,12 +14,7 @@ KOREAN = "배를 타고 강을 건넜다"
 
 
 def _analyse(page, model: str, text: str) -> None:
-    page.locator("#status").get_by_text("forward pass").wait_for(timeout=90_000)
-    model_box = page.get_by_label("Model")
-    model_box.fill(model)
-    model_box.press("Enter")
-    page.locator("#text textarea").fill(text)
-    page.locator("#analyze").click()
+    submit(page, model, text)
     page.locator("#status").get_by_text(model.split("/")[-1]).wait_for(timeout=180_000)
 
 

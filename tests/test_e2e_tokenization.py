@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from models.catalog import GEMMA3, SMOLLM2
-from tests.conftest import screenshot_dir
+from tests.conftest import screenshot_dir, submit
 
 pytestmark = pytest.mark.e2e
 KOREAN = "나는 최근 파리 여행을 다녀왔다"
@@ -16,12 +16,7 @@ N_SYLLABLES = sum(1 for ch in KOREAN if unicodedata.name(ch).startswith("HANGUL 
 
 
 def _analyse(page, model: str, text: str, expect: str) -> None:
-    page.locator("#status").get_by_text("forward pass").wait_for(timeout=90_000)
-    model_box = page.get_by_label("Model")
-    model_box.fill(model)
-    model_box.press("Enter")
-    page.locator("#text textarea").fill(text)
-    page.locator("#analyze").click()
+    submit(page, model, text)
     page.locator("#tok-chips").get_by_text(expect).first.wait_for(timeout=120_000)
 
 

@@ -10,7 +10,6 @@ and each model is loaded once although all sessions ask for it at the same time.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +22,7 @@ import pytest
 
 from models import bundled
 from models.catalog import MINILM, SMOLLM2
-from tests.conftest import REPO, _free_port, _wait_for
+from tests.conftest import launched_app
 
 pytestmark = pytest.mark.api
 SESSIONS = 16
@@ -47,33 +46,14 @@ TOPICS = ["rivers", "volcanoes", "music", "chess", "bread", "planets", "robots",
 @pytest.fixture(scope="module")
 def bounded_app(tmp_path_factory):
     """(url, pid, log path) of an app whose analysis cache holds at most 64 MB."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("load") / "app.log"
     env = {
         **os.environ,
-        "GRADIO_SERVER_PORT": str(port),
         "ANATOMY_MAX_ANALYSES": "12",
         "ANATOMY_MAX_ANALYSIS_BYTES": str(ANALYSIS_BOUND),
-        "PYTHONUNBUFFERED": "1",
     }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", COUNTING_LAUNCHER],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_for(url, process)
+    with launched_app([sys.executable, "-c", COUNTING_LAUNCHER], env, log) as (url, process):
         yield url, process.pid, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def weight_bytes(model_id: str) -> int:

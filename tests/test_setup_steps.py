@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, _free_port
+from tests.conftest import REPO, launched_app
 
 DOCKERFILE = (REPO / "Dockerfile").read_text(encoding="utf-8")
 
@@ -155,29 +155,9 @@ def test_setup_in_a_clean_environment_then_the_image_command_serves(tmp_path):
     # The image's COPY . . (minus .dockerignore), then its CMD.
     copy_build_context(build)
     assert not (build / ".git").exists()
-    port = _free_port()
-    app_env = env | {"GRADIO_SERVER_PORT": str(port), "PATH": f"{venv_python.parent}:{env['PATH']}"}
-    process = subprocess.Popen(
-        ["python", "app.py"], cwd=build, env=app_env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        page = _fetch(f"http://127.0.0.1:{port}/", process)
+    app_env = env | {"PATH": f"{venv_python.parent}:{env['PATH']}"}
+    with launched_app(["python", "app.py"], app_env, tmp_path / "app.log", cwd=build) as (url, _):
+        page = urllib.request.urlopen(url, timeout=10).read().decode("utf-8", "replace")
         assert "gradio" in page.lower()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
     prepared = [p.name for p in (build / ".cache" / "models").iterdir() if p.is_dir()]
     assert sorted(prepared) == ["HuggingFaceTB--SmolLM2-135M-Instruct", "google--gemma-3-270m"]
-
-
-def _fetch(url: str, process: subprocess.Popen, seconds: float = 120) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the app exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=3) as response:
-                return response.read().decode("utf-8", "replace")
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"nothing answered at {url}")
