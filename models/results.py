@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from models.analysis import Analysis, analyze
-from models.loading import Progress, load_model
+from models.loading.load import Progress, load_model
 from models.settings import settings
 
 

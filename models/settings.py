@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.bundled import REPO_ROOT
+from models.loading.bundled import REPO_ROOT
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(REPO))
 
-from models.catalog import GEMMA3, MINILM, SMOLLM2  # noqa: E402
+from models.loading.catalog import GEMMA3, MINILM, SMOLLM2  # noqa: E402
 from tests import tiny_models  # noqa: E402
 
 BUNDLED_IDS = (SMOLLM2, GEMMA3, MINILM)

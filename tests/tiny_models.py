@@ -21,8 +21,8 @@ from transformers import (
     LlamaForCausalLM,
 )
 
-from models import bundled
-from models.catalog import MINILM, SMOLLM2
+from models.loading import bundled
+from models.loading.catalog import MINILM, SMOLLM2
 
 SMALL = dict(n_layers=2, n_heads=4, width=32)
 

@@ -1,0 +1,128 @@
+"""Turn what the user typed into a place to load from, or a clear refusal.
+
+Three kinds of model id:
+- a bundled id (resolves to the prepared local folder, works offline);
+- a local folder, only under an allowed root (ANATOMY_LOCAL_MODELS);
+- a Hugging Face Hub id (``owner/name``), fetched only when the Hub is reachable
+  or already in the local Hugging Face cache.
+
+Whether the Hub is reachable is decided once, up front, in well under a
+second, so a Hub id that cannot be fetched fails at once instead of after
+~23 s of retries.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from models.errors import AnatomyError
+from models.loading import bundled
+from models.loading.catalog import BUNDLED, bundled_entry
+from models.settings import settings
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95})?$")
+_HUB_CHECK_SECONDS = 300
+_hub_state: dict[str, float | bool] = {}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model id loads from."""
+
+    model_id: str
+    path: str  # folder or Hub id given to from_pretrained
+    local_files_only: bool
+    bundled: bool
+
+
+def hub_reachable() -> bool:
+    """True if the Hugging Face Hub answers a TCP connect (checked every 5 min)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    now = time.monotonic()
+    if now - float(_hub_state.get("at", -1e9)) < _HUB_CHECK_SECONDS:
+        return bool(_hub_state["ok"])
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        with socket.create_connection((host or "huggingface.co", 443), timeout=0.8):
+            ok = True
+    except OSError:
+        ok = False
+    _hub_state.update(at=now, ok=ok)
+    return ok
+
+
+def _bundled_names() -> str:
+    return ", ".join(entry.id for entry in BUNDLED)
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith(("/", ".", "~")) or "\\" in model_id or model_id.count("/") > 1
+
+
+def _local_source(model_id: str) -> ModelSource:
+    roots = settings().local_roots
+    try:
+        folder = Path(model_id).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):  # "~nobody/x", over-long names ...
+        folder = None
+    if folder is None or not any(folder == root or root in folder.parents for root in roots):
+        raise AnatomyError(
+            f"Local models can only be loaded from {', '.join(map(str, roots))}; "
+            f"'{model_id}' is outside.",
+            key="error.path_outside",
+            path=model_id,
+        )
+    if not (folder / "config.json").is_file():
+        raise AnatomyError(
+            f"'{model_id}' is not a model folder (it has no config.json).",
+            key="error.not_a_model",
+            path=model_id,
+        )
+    return ModelSource(model_id, str(folder), True, False)
+
+
+def resolve(model_id: str) -> ModelSource:
+    """Decide where `model_id` loads from, or raise AnatomyError saying why not."""
+    model_id = (model_id or "").strip()
+    if not model_id:
+        raise AnatomyError("Pick a model first.", key="error.no_model")
+    if not model_id.isprintable():  # NUL, control characters, lone surrogates
+        raise AnatomyError(
+            f"{ascii(model_id[:80])} is not a valid model id: it has invisible or broken "
+            "characters. A Hub id looks like 'owner/name', e.g. 'gpt2' or 'klue/bert-base'.",
+            key="error.bad_id",
+        )
+    entry = bundled_entry(model_id)
+    if entry is not None:
+        return ModelSource(model_id, str(bundled.prepared_path(model_id)), True, True)
+    if _looks_like_path(model_id):
+        return _local_source(model_id)
+    if not HUB_ID.match(model_id) or ".." in model_id:
+        raise AnatomyError(
+            f"'{model_id[:80]}' is not a valid model id. A Hub id looks like "
+            f"'owner/name', e.g. 'gpt2' or 'klue/bert-base'.",
+            key="error.bad_id",
+        )
+    online = hub_reachable()
+    if not online and not _in_hub_cache(model_id):
+        raise AnatomyError(
+            f"The Hugging Face Hub can't be reached from this server, so '{model_id}' "
+            f"can't be downloaded. Pick a bundled model instead: {_bundled_names()}.",
+            key="error.offline",
+            model=model_id,
+            bundled=_bundled_names(),
+        )
+    return ModelSource(model_id, model_id, not online, False)
+
+
+def _in_hub_cache(model_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model_id, "config.json"), str)

@@ -1,0 +1,55 @@
+"""The Embeddings tab in Chromium: the 3D plot renders (a WebGL canvas) for an English
+sentence on SmolLM2 and a Korean one on Gemma-3, with the Korean UI."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.loading.catalog import GEMMA3, SMOLLM2
+from tests.conftest import screenshot_dir, submit
+
+pytestmark = pytest.mark.e2e
+ENGLISH = "I sat on the river bank and counted my money."
+KOREAN = "배를 타고 강을 건넜다"
+
+
+def _analyse(page, model: str, text: str) -> None:
+    submit(page, model, text)
+    page.locator("#status").get_by_text(model.split("/")[-1]).wait_for(timeout=180_000)
+
+
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _plot_has_canvas(page, plot_id: str) -> None:
+    page.locator(f"#{plot_id} .js-plotly-plot").first.wait_for(timeout=180_000)
+    canvas = page.locator(f"#{plot_id} canvas").first
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 200
+
+
+def test_english_sentence_on_smollm2_renders_the_3d_space(page):
+    _analyse(page, SMOLLM2, ENGLISH)
+    _open_tab(page, "2 · Embeddings")
+    # The default model is SmolLM2 already: wait for this sentence, not the status line.
+    heatmap = page.locator("#emb-similarity")
+    heatmap.get_by_text("money").first.wait_for(timeout=180_000)
+    _plot_has_canvas(page, "emb-plot")
+    neighbours = page.locator("#emb-neighbours").inner_text()
+    assert "nearest by input embedding" in neighbours
+    page.screenshot(path=str(screenshot_dir() / "embeddings-smollm2-en.png"), full_page=True)
+
+
+def test_korean_sentence_on_gemma_renders_with_korean_labels(page):
+    _analyse(page, GEMMA3, KOREAN)
+    page.get_by_label("한국어").check()
+    _open_tab(page, "2 · 임베딩")
+    _plot_has_canvas(page, "emb-plot")
+    ticks = page.locator("#emb-similarity")
+    ticks.get_by_text("1:배").first.wait_for(timeout=60_000)
+    assert "\ufffd" not in ticks.inner_text()
+    page.get_by_text("입력 임베딩 기준 가장 가까운 토큰").first.wait_for(timeout=60_000)
+    page.locator("#emb-caveat").get_by_text("같은 단어는 언제나 같은 자리").wait_for(timeout=30_000)
+    page.screenshot(path=str(screenshot_dir() / "embeddings-gemma-ko.png"), full_page=True)
