@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gradio as gr  # noqa: E402
 
-from components import attention  # noqa: E402
-from components.attention_data import SELF  # noqa: E402
-from components.common import analysis_for  # noqa: E402
-from models.catalog import MINILM, SMOLLM2  # noqa: E402
-from models.loading import load_model  # noqa: E402
+from components.attention import panel as attention  # noqa: E402
+from components.attention.slicing import SELF  # noqa: E402
+from components.page.context import analysis_for  # noqa: E402
+from models.loading.catalog import MINILM, SMOLLM2  # noqa: E402
+from models.loading.load import load_model  # noqa: E402
 from models.results import AnalysisKey  # noqa: E402
 
 TOKENS = 512

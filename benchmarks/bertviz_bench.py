@@ -20,10 +20,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from bertviz import head_view  # noqa: E402
 
-from components import bertviz_view as bv  # noqa: E402
+from components.attention import bertviz as bv  # noqa: E402
 from models.analysis import analyze  # noqa: E402
-from models.catalog import MINILM, SMOLLM2  # noqa: E402
-from models.loading import load_model  # noqa: E402
+from models.loading.catalog import MINILM, SMOLLM2  # noqa: E402
+from models.loading.load import load_model  # noqa: E402
 
 SIZES = (16, 128, 512)
 REPEATS = 3  # ours; bertviz's own runs once (hundreds of MB at 512 tokens)

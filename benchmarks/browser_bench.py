@@ -21,7 +21,9 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from models.catalog import MINILM, SMOLLM2  # noqa: E402
+from app_process import start_app, stop_app  # noqa: E402
+
+from models.loading.catalog import MINILM, SMOLLM2  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 TARGET_S = 1.5
@@ -89,8 +91,6 @@ def main() -> None:
     if args.url:
         rows = measure(args.url, args.repeats)
     else:
-        from app_bench import start_app, stop_app
-
         process, url, _ = start_app()
         try:
             rows = measure(url, args.repeats)

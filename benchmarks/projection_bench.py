@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from components.embeddings_plots import scatter_figure  # noqa: E402
-from models.background import token_vectors  # noqa: E402
-from models.catalog import GEMMA3, SMOLLM2  # noqa: E402
-from models.loading import load_model  # noqa: E402
-from models.projection import space  # noqa: E402
+from components.embeddings.plots import scatter_figure  # noqa: E402
+from models.lenses.background import token_vectors  # noqa: E402
+from models.lenses.projection import space  # noqa: E402
+from models.loading.catalog import GEMMA3, SMOLLM2  # noqa: E402
+from models.loading.load import load_model  # noqa: E402
 
 TOKENS = 512
 PLACE_TARGET_MS = 50.0

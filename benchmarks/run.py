@@ -34,8 +34,8 @@ import torch  # noqa: E402
 from app_bench import app_process_numbers, browser_numbers  # noqa: E402
 
 from models.analysis import analyze  # noqa: E402
-from models.catalog import BUNDLED, DEFAULT_MODEL  # noqa: E402
-from models.loading import load_model  # noqa: E402
+from models.loading.catalog import BUNDLED, DEFAULT_MODEL  # noqa: E402
+from models.loading.load import load_model  # noqa: E402
 
 SIZES = (16, 128, 512)
 RATIO_TARGET, BYTES_TARGET, SLICE_TARGET_MS = 1.3, 2 * 1024**2, 50.0
@@ -135,9 +135,9 @@ def temperature_reslice(model_id: str, tokens: int, repeats: int) -> dict:
     import attention_bench
     import gradio as gr
 
-    from components import next_token
-    from components.common import analysis_for
-    from components.next_token_generation import last_position
+    from components.next_token import panel as next_token
+    from components.next_token.generation import last_position
+    from components.page.context import analysis_for
     from models.results import AnalysisKey
 
     key = list(AnalysisKey.of(model_id, attention_bench.text_of_length(model_id, tokens), ""))
