@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from models.errors import AnatomyError
+from models.lenses.attribution_capture import LogitParts, PartsCapture
 from models.loading.catalog import DECODER, ENCODER, ENCODER_DECODER
 from models.loading.load import LoadedModel
 from models.settings import settings
@@ -56,6 +57,8 @@ class Analysis:
     # causal outputs only (decoder, or the decoder side of an encoder-decoder):
     target_logprobs: np.ndarray | None = None  # [T_out] log-prob given to the token that came
     target_ranks: np.ndarray | None = None  # [T_out] its rank (1 = top choice); the last: NaN / 0
+    # the last output position's residual stream split into parts (lenses/attribution_capture.py)
+    logit_parts: LogitParts | None = None
 
     def __post_init__(self) -> None:
         t = len(self.tokens)
@@ -91,7 +94,7 @@ class Analysis:
     def nbytes(self) -> int:
         """Bytes held by the arrays (what the result cache counts)."""
         arrays = (getattr(self, f.name) for f in fields(self))
-        return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+        return sum(a.nbytes for a in arrays if isinstance(a, (np.ndarray, LogitParts)))
 
 
 def _expect(array: np.ndarray, shape: tuple, name: str) -> None:
@@ -262,13 +265,23 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
         position_module = position_embedding_module(loaded.model)
         if position_module is not None:
             hooks.append(_capture(position_module, "position", captured))
+        parts = PartsCapture(loaded)
         try:
             with torch.inference_mode():
                 out = loaded.model(**inputs, output_attentions=True, output_hidden_states=True)
+                captured["logit_parts"] = _logit_parts(parts, loaded, out)
         finally:
             for hook in hooks:
                 hook.remove()
+            parts.remove()
     return _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_tokens)
+
+
+def _logit_parts(parts: PartsCapture, loaded: LoadedModel, out) -> LogitParts:
+    """The last output position's residual split (embedding output from hidden_states[0])."""
+    hidden = out.decoder_hidden_states if loaded.family == ENCODER_DECODER else out.hidden_states
+    position = int(hidden[0].shape[1]) - 1
+    return parts.finish(out, hidden[0][0, -1], position)
 
 
 def _capture(module: torch.nn.Module, name: str, into: dict):
@@ -328,6 +341,7 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
         top_ids=top_ids,
         top_logits=top_logits,
         logsumexp=lse,
+        logit_parts=captured.get("logit_parts"),
         **extra,
     )
 
