@@ -143,9 +143,19 @@ def _cap(value: float, cap: float | None) -> float:
     return float(cap * np.tanh(value / cap)) if cap else float(value)
 
 
+def _need_head(analysis: Analysis) -> None:
+    if not analysis.has_lm_head:
+        raise AnatomyError(
+            f"'{analysis.model_id}' has no prediction head, so there is no token to explain.",
+            key="why.error.no_head",
+            model=analysis.model_id,
+        )
+
+
 def explained_position(analysis: Analysis, mask_id: int | None = None) -> int:
     """The output position whose prediction is explained: the last one, or for a
     masked LM the first [MASK]."""
+    _need_head(analysis)
     if analysis.family == ENCODER:
         where = np.flatnonzero(analysis.input_ids == mask_id) if mask_id is not None else []
         if not len(where):
@@ -160,12 +170,7 @@ def explained_position(analysis: Analysis, mask_id: int | None = None) -> int:
 def resolve_target(loaded: LoadedModel, analysis: Analysis, value, position: int) -> int:
     """ "" -> the top prediction; an int or a string of digits -> that id; any other
     string -> the one token it is (tried as typed, then with a leading space)."""
-    if not analysis.has_lm_head:
-        raise AnatomyError(
-            f"'{analysis.model_id}' has no prediction head, so there is no token to explain.",
-            key="why.error.no_head",
-            model=analysis.model_id,
-        )
+    _need_head(analysis)
     vocab = int(analysis.logits_last.shape[0])
     if value is None or value == "":
         return int(analysis.top_ids[position][0])
@@ -295,3 +300,45 @@ def split_logit(
         post_norm_parts=parts.post_norm_parts,
         head_bias_shared=parts.head_bias_shared,
     )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A token the user may pick to explain: `value` is what `resolve_target` reads back
+    (its text when that text is exactly this one token, else its id as a string)."""
+
+    id: int
+    token: str
+    value: str
+    prob: float
+
+
+def candidates(analysis: Analysis, loaded: LoadedModel, n: int = 20) -> list[Candidate]:
+    """The `n` most likely tokens at the explained (last) position, most likely first."""
+    if not analysis.has_lm_head or analysis.top_ids is None:
+        return []
+    position = int(analysis.top_ids.shape[0]) - 1
+    ids = analysis.top_ids[position][:n]
+    probs = np.exp(analysis.top_logits[position][:n] - analysis.logsumexp[position])
+    rows = []
+    for token_id, prob in zip(ids, probs, strict=True):
+        text = readable_token(loaded.tokenizer, int(token_id))
+        encoded = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+        plain = encoded == [int(token_id)] and text and not text.strip().isdigit()
+        rows.append(Candidate(int(token_id), text, text if plain else str(int(token_id)), prob))
+    return rows
+
+
+def split_json(split: LogitSplit) -> dict:
+    """The split as the API and the export give it (plain JSON types)."""
+    return {
+        "target": split.target.as_json(),
+        "compare": split.other.as_json() if split.other else None,
+        "parts": [part.as_json() for part in split.parts()],
+        "total": split.total,
+        "constant": split.constant,
+        "reconstructed": split.reconstructed,
+        "model_logit": split.model_value,
+        "adds_up": split.adds_up,
+        "softcap": split.softcap,
+    }
