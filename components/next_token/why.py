@@ -114,9 +114,11 @@ def method_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"why.method_{name}", lang, steps=grads.IG_STEPS), name) for name in grads.METHODS]
 
 
-def controls(key, target, other, layer, lang):
-    """Choices of the target, compare and layer menus for this analysis; the chosen
-    values stay (a typed token, an id, a layer) and are checked when drawn."""
+def controls(key, lang):
+    """Choices of the target, compare and layer menus for this analysis. Their values
+    are never written here (the user, a shared link or a lesson owns them); a value
+    that no longer fits (a layer past the end, a token of another model) is checked
+    when drawn."""
     if not key:
         return (gr.skip(),) * 4
     analysis = analysis_for(key, lang)
@@ -130,11 +132,10 @@ def controls(key, target, other, layer, lang):
     other_choices = [(t("why.vs_none", lang), "")] + picks
     layers = [(t("why.layer_auto", lang), NO_LAYER)]
     layers += [(t("why.layer_n", lang, n=n), n) for n in range(_split_layers(analysis))]
-    layer = int(layer) if layer is not None and -1 <= int(layer) < len(layers) - 1 else NO_LAYER
     return (
-        gr.update(choices=target_choices, value=target or ""),
-        gr.update(choices=other_choices, value=other or ""),
-        gr.update(choices=layers, value=layer),
+        gr.update(choices=target_choices),
+        gr.update(choices=other_choices),
+        gr.update(choices=layers),
         gr.update(choices=method_choices(lang)),
     )
 
@@ -162,8 +163,7 @@ def render(key, target, other, layer, method, lang):
         mlm = t("why.mlm_note", lang) if analysis.family == ENCODER else ""
         return ("\n\n".join(s for s in (t(reason, lang), mlm) if s), *empty, chips, note)
     split = lens.split_logit(analysis, target_id, other_id)
-    chosen = split.strongest_layer() if layer in (None, NO_LAYER) else int(layer)
-    chosen = min(max(chosen, 0), split.n_layers - 1)
+    chosen = _layer(layer, split)
     table = {"data": views.table_rows(split, lang), "headers": views.table_headers(lang)}
     return (
         views.check_line(split, lang),
@@ -173,6 +173,15 @@ def render(key, target, other, layer, method, lang):
         chips,
         note,
     )
+
+
+def _layer(value, split: lens.LogitSplit) -> int:
+    """The layer to split per head: the chosen one, or the strongest when none fits."""
+    try:
+        layer = int(value)
+    except (TypeError, ValueError):
+        layer = NO_LAYER
+    return layer if 0 <= layer < split.n_layers else split.strongest_layer()
 
 
 def _token(analysis: Analysis, token_id: int) -> str:
@@ -256,11 +265,10 @@ def build(ctx: PanelContext) -> None:
     accordion.expand(lambda: True, None, opened, queue=False, **private)
     accordion.collapse(lambda: False, None, opened, queue=False, **private)
     opened.change(lambda on: gr.Accordion(open=bool(on)), opened, accordion, queue=False, **private)
-    menus = [ctx.key, target, other, layer, ctx.lang]
     drawn = (render, [ctx.key, target, other, layer, method, ctx.lang])
     outputs = [check, layers_plot, heads_plot, table, chips, note]
     for event in (ctx.key.change, ctx.lang.change):
-        event(controls, menus, [target, other, layer, method], **private).then(
+        event(controls, [ctx.key, ctx.lang], [target, other, layer, method], **private).then(
             *drawn, outputs, **private
         )
     for control in (target, other, layer, method):

@@ -342,3 +342,14 @@ def split_json(split: LogitSplit) -> dict:
         "adds_up": split.adds_up,
         "softcap": split.softcap,
     }
+
+
+def export_block(analysis: Analysis, target="", other=None) -> dict:
+    """The split for the JSON export: never raises (a bad choice becomes a note)."""
+    reason = unavailable_reason(analysis) if analysis.has_lm_head else "why.no_head"
+    if reason is not None:
+        return {"decomposes": False, "note_key": reason}
+    try:
+        return {"decomposes": True, **split_json(split_logit(analysis, target, other))}
+    except AnatomyError as exc:
+        return {"decomposes": True, "error": str(exc)}

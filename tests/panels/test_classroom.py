@@ -28,6 +28,7 @@ COURSE = [
     "multi_head",
     "decoder_mask",
     "softmax_sampling",
+    "why_token",
     "architectures",
 ]
 
