@@ -13,7 +13,15 @@ pytestmark = pytest.mark.api
 TEXT = "The capital of France is"
 
 
-DOCUMENTED = {"models", "tokenize", "attention", "embeddings", "next_token", "compare_tokenizers"}
+DOCUMENTED = {
+    "models",
+    "tokenize",
+    "attention",
+    "embeddings",
+    "next_token",
+    "compare_tokenizers",
+    "attribution",
+}
 
 
 def test_only_the_documented_endpoints_are_public(client):
