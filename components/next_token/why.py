@@ -196,11 +196,11 @@ def _cached_saliency(analysis, method, target_id, other_id, lang) -> tuple[str, 
 
 
 def _saliency_views(analysis: Analysis, result, lang: str) -> tuple[str, str]:
-    token = _token(analysis, result.target_id)
+    tokens = [_token(analysis, result.target_id)]
     if result.other_id is not None:
-        token = f"{token} − {_token(analysis, result.other_id)}"
+        tokens.append(_token(analysis, result.other_id))
     html = views.saliency_html(analysis, result, lang)
-    return html, views.saliency_note(result, token, result.baseline_token or "", lang)
+    return html, views.saliency_note(result, tokens, result.baseline_token or "", lang)
 
 
 def run_saliency(key, target, other, method, lang, progress=gr.Progress()):

@@ -203,12 +203,14 @@ def saliency_html(analysis: Analysis, saliency: Saliency, lang: str) -> str:
     )
 
 
-def saliency_note(saliency: Saliency, token: str, baseline: str, lang: str) -> str:
-    """What the scores add up to; for integrated gradients, the completeness check."""
+def saliency_note(saliency: Saliency, tokens: list[str], baseline: str, lang: str) -> str:
+    """What the scores add up to; for integrated gradients, the completeness check.
+    `tokens`: the explained token, and the compared one if any (f = first - second)."""
     total = number(float(saliency.scores.sum()))
+    token = " − ".join(markdown_token(tok) for tok in tokens)
     if saliency.method != INTEGRATED_GRADIENTS:
         value = number(saliency.f_input)
-        return t("why.saliency_gxi", lang, token=markdown_token(token), sum=total, value=value)
+        return t("why.saliency_gxi", lang, token=token, sum=total, value=value)
     change = saliency.f_input - saliency.f_baseline
     line = t(
         "why.saliency_ig",
