@@ -7,6 +7,8 @@ For the bundled models at 16, 128 and 512 tokens:
   from 128 by T², as its document grows with the [L, H, T, T] tensor);
 - median re-slice time of a layer/head change and of a temperature change.
 In Chromium: click on a head to the new heatmap on screen (browser_bench.py).
+"Why this token?": re-slice to another target, capture cost, saliency times
+(attribution_bench.py).
 And for the app as a process: cold `python app.py` to the first served page,
 the first analysis after start, peak RSS with all bundled models loaded,
 concurrent throughput with 4 and 16 clients and their p95 latency.
@@ -327,6 +329,11 @@ def main() -> None:
         rows.append(row)
         table = render(rows, app, description, clicks)
         Path(args.out).write_text(table, encoding="utf-8")
+    print("measuring why this token ...", file=sys.stderr)
+    from attribution_bench import markdown as attribution_markdown
+
+    table += attribution_markdown()
+    Path(args.out).write_text(table, encoding="utf-8")
     print(table)
 
 
