@@ -219,7 +219,9 @@ def saliency_note(saliency: Saliency, tokens: list[str], baseline: str, lang: st
         baseline=markdown_token(baseline),
         sum=total,
         value=number(saliency.f_input),
-        base=number(saliency.f_baseline),
+        base=f"({number(saliency.f_baseline)})"
+        if saliency.f_baseline < 0
+        else number(saliency.f_baseline),
         change=number(change),
         gap=f"{saliency.completeness_gap:.1%}",
     )
