@@ -128,18 +128,21 @@ def layers_figure(split: LogitSplit, lang: str) -> go.Figure:
     )
 
 
-def heads_figure(split: LogitSplit, layer: int, lang: str, cross: bool = False) -> go.Figure:
-    """Bars over the heads [H] of one layer: each head's share of that layer's attention."""
-    values = (split.cross_heads if cross else split.heads)[layer]
-    heads = [str(h) for h in range(values.shape[0])]
-    colour = COLOURS["cross_attention" if cross else "attention"]
-    name = t("why.head", lang)
-    key = "why.cross_heads_title" if cross else "why.heads_title"
+def heads_figure(split: LogitSplit, layer: int, lang: str) -> go.Figure:
+    """Bars over the heads [H] of one layer: each head's share of that layer's attention
+    (and of its cross-attention, for an encoder-decoder)."""
+    heads = [str(h) for h in range(split.heads.shape[1])]
+    traces = [
+        _bars(t(f"why.{kind}", lang), heads, values[layer], COLOURS[kind], t("why.head", lang))
+        for kind, values in (("attention", split.heads), ("cross_attention", split.cross_heads))
+        if values is not None
+    ]
     return fast_figure(
-        [_bars(name, heads, values, colour, name)],
-        t(key, lang, layer=layer),
+        traces,
+        t("why.heads_title", lang, layer=layer),
         height=300,
-        showlegend=False,
+        showlegend=len(traces) > 1,
+        barmode="group",
         xaxis={"title": {"text": t("why.axis_head", lang)}, "type": "category"},
         yaxis={"title": {"text": t("why.axis_push_short", lang)}, "zeroline": True},
         margin={"l": 60, "r": 20, "t": 60, "b": 50},

@@ -126,9 +126,10 @@ class _Explained:
         self.position, self.target, self.other = position, target, other
         self.kwargs: dict = {}
         if analysis.token_type_ids is not None and analysis.family == ENCODER:
-            self.kwargs["token_type_ids"] = torch.from_numpy(analysis.token_type_ids)[None]
+            types = torch.from_numpy(analysis.token_type_ids)[None]
+            self.kwargs["token_type_ids"] = types.to(self.model.device)
         if analysis.family == ENCODER_DECODER:  # fixed decoder input; the encoder is explained
-            decoder_ids = torch.from_numpy(analysis.decoder_input_ids)[None]
+            decoder_ids = torch.from_numpy(analysis.decoder_input_ids)[None].to(self.model.device)
             with torch.no_grad():
                 embedded = self.model.get_decoder().get_input_embeddings()(decoder_ids)
             self.kwargs["decoder_inputs_embeds"] = embedded.detach()
@@ -191,7 +192,8 @@ def _run(loaded, analysis, method, target_id, other_id, position, progress) -> S
     from captum.attr import LayerGradientXActivation, LayerIntegratedGradients  # slow import
 
     explained = _Explained(loaded, analysis, position, target_id, other_id)
-    input_ids = torch.from_numpy(analysis.input_ids.astype(np.int64))[None]  # fresh, not cached
+    device = next(loaded.model.parameters()).device
+    input_ids = torch.from_numpy(analysis.input_ids.astype(np.int64))[None].to(device)  # fresh
     mask = torch.ones_like(input_ids)
     body = loaded.model.get_encoder() if analysis.family == ENCODER_DECODER else loaded.model
     layer = body.get_input_embeddings()
@@ -199,7 +201,7 @@ def _run(loaded, analysis, method, target_id, other_id, position, progress) -> S
     kept[0] = True  # the attention sink stays (see the module docstring)
     pad = _pad_id(loaded.tokenizer)
     baseline = input_ids.clone()
-    baseline[0, torch.from_numpy(~kept)] = pad
+    baseline[0, torch.from_numpy(~kept).to(device)] = pad
     batch = max(1, min(IG_STEPS, TOKENS_PER_BATCH // max(1, analysis.n_tokens)))
     expected = 1 if method == GRADIENT_X_INPUT else math.ceil(IG_STEPS / batch)
     hook = _counting(loaded.model, expected + 1, progress)

@@ -93,3 +93,15 @@ def test_a_shared_korean_link_reopens_the_section_on_gemma(page, app_url):
     assert "\ufffd" not in page.locator("#why").inner_text()
     page.locator("#why-explain").get_by_text("로짓에 대한 기여").wait_for(timeout=SLOW)
     page.locator("#why").screenshot(path=str(screenshot_dir() / "why-ko.png"))
+
+
+def test_the_lesson_step_opens_the_section(page):
+    open_tab(page)
+    page.get_by_label("Lesson mode").check()
+    page.locator("#lesson-step").get_by_text("Why this token?").click()
+    page.locator("#lesson-body").get_by_text("Why this token?").first.wait_for(timeout=10_000)
+    page.locator("#lesson-try").click()
+    page.wait_for_function("() => location.search.includes('why=1')", timeout=SLOW)
+    wait_for_check(page, "Paris")
+    page.locator("#why-layers .js-plotly-plot").wait_for(timeout=SLOW)
+    assert page.locator("#why-explain").is_visible()

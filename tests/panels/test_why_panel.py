@@ -185,3 +185,19 @@ def test_every_string_exists_in_both_languages_and_korean_is_korean():
         placeholders = set(re.findall(r"{(\w+)}", data["en"][key]))
         assert placeholders == set(re.findall(r"{(\w+)}", text)), key
         assert re.search("[가-힣]", text) or key == "why.hover", key
+
+
+def test_an_encoder_decoder_draws_its_cross_attention_too():
+    from models.analysis import analyze
+    from tests.models.test_attribution import _tiny_t5
+
+    loaded = _tiny_t5()
+    split = split_logit(analyze(loaded, TEXT, "La capitale"), "", loaded=loaded)
+    layers = why_views.layers_figure(split, "en")
+    names = [trace.name for trace in layers.data]
+    assert names == ["embeddings", "attention", "cross-attention", "feed-forward"]
+    assert sum(sum(trace.y) for trace in layers.data) == pytest.approx(split.total, rel=1e-5)
+    heads = why_views.heads_figure(split, 1, "en")
+    np.testing.assert_allclose(heads.data[1].y, split.cross_heads[1], rtol=1e-6)
+    labels = [row[0] for row in why_views.table_rows(split, "en", n=50)]
+    assert "layer 0 cross-attention" in labels
