@@ -101,14 +101,13 @@ def capture_cost(model: str, tokens: int, repeats: int = 5) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def saliency_time(model: str, tokens: int, method: str) -> tuple[float, float | None]:
-    """(wall seconds of one cold saliency computation, IG's completeness gap)."""
+def saliency_time(model: str, tokens: int, method: str) -> tuple[float, saliency.Saliency]:
+    """(wall seconds of one cold saliency computation, its result)."""
     analysis = get_analysis(model, text_of_length(model, tokens))
     target = int(analysis.top_ids[-1][0])
     saliency.clear_cache()
     wall, _, result = cpu_timed(lambda: saliency.compute(analysis, method, target))
-    gap = result.completeness_gap
-    return wall / 1000, gap
+    return wall / 1000, result
 
 
 def markdown() -> str:
@@ -146,16 +145,17 @@ def markdown() -> str:
             print(f"  capture {model} {tokens}", file=sys.stderr)
     lines += [
         "",
-        f"| model | tokens | gradient × input | integrated gradients ({saliency.IG_STEPS} steps) "
-        "| IG completeness gap |",
-        "|---|---:|---:|---:|---:|",
+        f"| model | tokens | gradient × input | integrated gradients ({saliency.STEP_RANGE} steps) "
+        "| steps used | IG completeness gap |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for model in MODELS:
         for tokens in SALIENCY_TOKENS:
             gxi, _ = saliency_time(model, tokens, saliency.GRADIENT_X_INPUT)
-            ig, gap = saliency_time(model, tokens, saliency.INTEGRATED_GRADIENTS)
+            ig, result = saliency_time(model, tokens, saliency.INTEGRATED_GRADIENTS)
             lines.append(
-                f"| {model.split('/')[-1]} | {tokens} | {gxi:.2f} s | {ig:.2f} s | {gap:.1%} |"
+                f"| {model.split('/')[-1]} | {tokens} | {gxi:.2f} s | {ig:.2f} s "
+                f"| {result.steps} | {result.completeness_gap:.1%} |"
             )
             print(f"  saliency {model} {tokens}", file=sys.stderr)
     return "\n".join(lines) + "\n"

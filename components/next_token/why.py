@@ -111,7 +111,7 @@ def _saliency_json(analysis: Analysis, method: str, target_id, other_id, positio
 
 
 def method_choices(lang: str) -> list[tuple[str, str]]:
-    return [(t(f"why.method_{name}", lang, steps=grads.IG_STEPS), name) for name in grads.METHODS]
+    return [(t(f"why.method_{name}", lang, steps=grads.STEP_RANGE), name) for name in grads.METHODS]
 
 
 def controls(key, lang):
@@ -208,7 +208,7 @@ def run_saliency(key, target, other, method, lang, progress=gr.Progress()):
     if not key:
         return gr.skip(), gr.skip()
     analysis = analysis_for(key, lang)
-    label = t(f"why.method_{method}", lang, steps=grads.IG_STEPS)
+    label = t(f"why.method_{method}", lang, steps=grads.STEP_RANGE)
     progress(0, desc=label)
     try:
         target_id, other_id, position = _ids(analysis, target, other)

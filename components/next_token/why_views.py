@@ -15,7 +15,7 @@ from components.page.i18n import t
 from components.page.theme import CATEGORICAL, DIVERGING
 from models.analysis import Analysis
 from models.lenses.attribution import LogitSplit, Part
-from models.lenses.saliency import INTEGRATED_GRADIENTS, Saliency
+from models.lenses.saliency import IG_GAP, INTEGRATED_GRADIENTS, Saliency
 
 COLOURS = {
     "embeddings": "#555555",
@@ -228,4 +228,7 @@ def saliency_note(saliency: Saliency, tokens: list[str], baseline: str, lang: st
         change=number(change),
         gap=f"{saliency.completeness_gap:.1%}",
     )
-    return f"{line}\n\n{t('why.saliency_ig_first', lang)}"
+    notes = [line, t("why.saliency_ig_first", lang)]
+    if saliency.completeness_gap > IG_GAP:
+        notes.append(t("why.saliency_ig_rough", lang, gap=f"{IG_GAP:.0%}"))
+    return "\n\n".join(notes)

@@ -87,7 +87,7 @@ def test_integrated_gradients_pass_the_completeness_check(name, text):
     analysis = analyze(loaded, text)
     target = int(analysis.top_ids[-1][0])
     result = saliency.compute(analysis, saliency.INTEGRATED_GRADIENTS, target, loaded=loaded)
-    assert result.steps == saliency.IG_STEPS and result.f_baseline is not None
+    assert result.steps in saliency.IG_STEPS and result.f_baseline is not None
     change = result.f_input - result.f_baseline
     assert abs(change) > 1.0  # the baseline really differs from the input
     assert float(result.scores.sum()) == pytest.approx(change, rel=0.05)
