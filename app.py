@@ -37,7 +37,7 @@ def build_demo() -> gr.Blocks:
         top = layout.build_top()
         ctx = input_row.build(top.lang)
         page = layout.build_header(ctx, top)
-        with gr.Tabs(elem_id="panels") as tabs:
+        with gr.Tabs(elem_id="panels", overflow_behavior="wrap") as tabs:
             tab_items = {}
             for name, panel in PANELS:
                 label = f"tab.{name}"

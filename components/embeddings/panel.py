@@ -148,11 +148,21 @@ def caveat(method: str, paths: str, lang: str) -> str:
     return note
 
 
-def render_view(key: list, representation: str, method: str, paths: str, index, lang: str):
+def render_view(
+    key: list, representation: str, method: str, paths: str, index, lang: str, progress=None
+):
     """(3D figure, similarity heatmap, neighbours table, caveat) for the current controls."""
     if not key:
         return gr.update(), gr.update(), gr.update(), gr.update()
     analysis = analysis_for(key, lang)
+    fitting = paths == PATHS_OFF and method != "pca"
+    if (
+        fitting
+        and progress is not None
+        and not SPACES.ready(analysis.model_id, representation or TOKEN, method)
+    ):
+        # a first UMAP / t-SNE fit takes tens of seconds: say so instead of a wrong estimate
+        progress(None, desc=t("emb.fitting", lang, method=method.upper()))
     index = int(index or 0) if index is not None and int(index) < analysis.n_tokens else 0
     representation = representation or TOKEN
     try:
@@ -170,6 +180,13 @@ def render_view(key: list, representation: str, method: str, paths: str, index, 
         raise user_error(exc, lang) from exc
     _prefetch(analysis)
     return figure, heatmap, table, caveat(method, paths, lang)
+
+
+def render_view_with_progress(
+    key, representation, method, paths, index, lang, progress=gr.Progress()
+):
+    """render_view for the page, with a progress line while a new space is fitted."""
+    return render_view(key, representation, method, paths, index, lang, progress)
 
 
 def _prefetch(analysis) -> None:
@@ -275,7 +292,7 @@ def build(ctx: PanelContext) -> None:
     inputs = [ctx.key, representation, method, paths, token, ctx.lang]
     outputs = [plot, heatmap, table, note]
     private = {"api_visibility": "private"}
-    draw = (render_view, inputs, outputs)
+    draw = (render_view_with_progress, inputs, outputs)
     ctx.key.change(
         controls_for_new_key,
         [ctx.key, representation, method, paths, ctx.lang],

@@ -1,6 +1,6 @@
 """Page-wide wiring: the top bar (title, language, lesson and presentation modes,
-copy link), the shared URL, and what happens when the page opens (read the view
-from the URL and analyse it, in one event).
+copy link), the shared URL, and what happens when the page opens (show the view
+the URL asks for at once, then analyse it; the panels apply the URL's settings).
 """
 
 from __future__ import annotations
@@ -184,16 +184,12 @@ def view_from_url(params: dict, accept_language: str | None, shared: list[str]) 
     }
 
 
-def open_page(ctx: PanelContext, request: gr.Request, progress=None) -> tuple:
-    """The page load: the view the URL asks for, analysed (one event, one writer)."""
+def show_view(ctx: PanelContext, request: gr.Request) -> tuple:
+    """The page load, first half (instant): inputs, language, tab and modes from the URL."""
     view = view_from_url(
         dict(request.query_params), request.headers.get("accept-language"), list(ctx.shared)
     )
-    key, status = shell.analyse(
-        view["model"], view["text"], view["pair"], view["lang"], [], view["wanted"], progress
-    )
-    tab = view["tab"]
-    step = view["step"]
+    tab, step = view["tab"], view["step"]
     return (
         view["model"],
         view["text"],
@@ -204,9 +200,14 @@ def open_page(ctx: PanelContext, request: gr.Request, progress=None) -> tuple:
         view["present"],
         view["lesson"],
         gr.update() if step is None else gr.update(value=step),
-        key,
-        status,
     )
+
+
+def analyse_view(ctx, model, text, pair, lang, request: gr.Request, progress=None) -> tuple:
+    """The page load, second half: analyse what is now in the inputs; the panel settings
+    of the URL ride in the new key, so each panel applies its own."""
+    wanted = view_from_url(dict(request.query_params), None, list(ctx.shared))["wanted"]
+    return shell.analyse(model, text, pair, lang, [], wanted, progress)
 
 
 def wire_sections(ctx: PanelContext) -> None:
@@ -226,13 +227,19 @@ def wire_sections(ctx: PanelContext) -> None:
 
 def wire(demo: gr.Blocks, ctx: PanelContext, page: Page) -> None:
     """Page load, the URL writer, lesson navigation, copy-link note, accordions."""
-    outputs = [ctx.model, ctx.text, ctx.text_pair, ctx.lang, page.tabs, page.current_tab]
-    outputs += [page.presentation, page.lesson_on, page.lesson_bar.step, ctx.key, ctx.status]
+    inputs = [ctx.model, ctx.text, ctx.text_pair, ctx.lang]
+    view = inputs + [page.tabs, page.current_tab, page.presentation, page.lesson_on]
+    view.append(page.lesson_bar.step)
 
-    def on_load(request: gr.Request, progress=gr.Progress()):
-        return open_page(ctx, request, progress)
+    def show_loaded(request: gr.Request):
+        return show_view(ctx, request)
 
-    demo.load(on_load, None, outputs, api_visibility="private")
+    def analyse_loaded(model, text, pair, lang, request: gr.Request, progress=gr.Progress()):
+        return analyse_view(ctx, model, text, pair, lang, request, progress)
+
+    demo.load(show_loaded, None, view, queue=False, api_visibility="private").then(
+        analyse_loaded, inputs, [ctx.key, ctx.status], api_visibility="private"
+    )
     wire_url_writer(url_controls(ctx, page))
     lesson.wire_steps(ctx, page.lesson_bar, page.tabs, page.current_tab)
     wire_sections(ctx)
