@@ -34,11 +34,10 @@ def build_demo() -> gr.Blocks:
     """The whole app as a gr.Blocks. Launch it with `launch(**launch_kwargs())`
     (theme, offline fonts and the page CSS), or mount it in a FastAPI app."""
     with gr.Blocks(title=t("app.title")) as demo:
-        intro = gr.Markdown(t("app.intro"), elem_id="intro")
-        ctx = input_row.build()
-        ctx.tr(intro, "app.intro")
-        page = layout.build_header(ctx)
-        with gr.Tabs(elem_id="panels") as tabs:
+        top = layout.build_top()
+        ctx = input_row.build(top.lang)
+        page = layout.build_header(ctx, top)
+        with gr.Tabs(elem_id="panels", overflow_behavior="wrap") as tabs:
             tab_items = {}
             for name, panel in PANELS:
                 label = f"tab.{name}"

@@ -3,15 +3,30 @@
   // CSS-only enlargement overlaps labels. Re-lay out every plot with a larger
   // font instead, including plots drawn later (tab switches, new analyses).
   const LARGE = 20;
+  const TALLER = 1.5;
   const presenting = () => document.documentElement.classList.contains("presentation");
   const fit = () => {
     if (!window.Plotly) return;
     document.querySelectorAll(".js-plotly-plot").forEach((plot) => {
       const layout = plot._fullLayout;
       if (!layout || !layout.font) return;
-      if (plot.dataset.baseFont === undefined) plot.dataset.baseFont = layout.font.size;
-      const size = presenting() ? Math.max(LARGE, +plot.dataset.baseFont) : +plot.dataset.baseFont;
-      if (layout.font.size !== size) window.Plotly.relayout(plot, { "font.size": size });
+      // A new figure in the same element brings a new layout object: measure it again.
+      if (plot._anatomyLayout !== plot.layout) {
+        plot._anatomyLayout = plot.layout;
+        plot.dataset.baseFont = layout.font.size;
+        plot.dataset.baseHeight = (plot.layout && plot.layout.height) || layout.height;
+      }
+      const on = presenting();
+      const size = on ? Math.max(LARGE, +plot.dataset.baseFont) : +plot.dataset.baseFont;
+      const height = Math.round(+plot.dataset.baseHeight * (on ? TALLER : 1));
+      const changes = {};
+      if (layout.font.size !== size) changes["font.size"] = size;
+      if (Math.abs(layout.height - height) > 1) changes.height = height;
+      if (Object.keys(changes).length) {
+        window.Plotly.relayout(plot, changes).then(() => {
+          plot._anatomyLayout = plot.layout;
+        });
+      }
     });
   };
   let pending = null;

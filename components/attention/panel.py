@@ -33,7 +33,13 @@ from components.attention.slicing import (
     parts_of,
     stats_for,
 )
-from components.page.context import PanelContext, analysis_for, analysis_of, whole_number
+from components.page.context import (
+    PanelContext,
+    analysis_for,
+    analysis_of,
+    asked,
+    whole_number,
+)
 from components.page.i18n import t
 from models.analysis import Analysis
 from models.loading.catalog import ENCODER_DECODER
@@ -88,6 +94,16 @@ def controls_for(key: list, part: str, layer: int, head: int, lang: str) -> tupl
     )
 
 
+def controls_for_new_key(key: list, part: str, layer: int, head: int, hide: bool, lang: str):
+    """(part, layer, head, hide) for a new analysis, with the values a shared link or a
+    lesson step asks for applied (this handler is the one writer of those controls)."""
+    part = asked(key, "part", part, str)
+    layer = asked(key, "layer", layer, int)
+    head = asked(key, "head", head, int)
+    hide = asked(key, "hide", hide, bool)
+    return (*controls_for(key, part, layer, head, lang), gr.update(value=bool(hide)))
+
+
 def render_head(key: list, part: str, layer: int, head: int, hide_special: bool, lang: str):
     """(heatmap, caption, summary) of one layer/head; re-slices the cached arrays."""
     if not key:
@@ -135,36 +151,20 @@ def pick_head(evt: gr.SelectData) -> tuple:
     return gr.update(value=int(row)), gr.update(value=int(column) - 1)
 
 
+SHOW_HEATMAP_JS = """() => {
+  const plot = document.querySelector("#attention-heatmap");
+  if (plot) plot.scrollIntoView({ block: "center", behavior: "smooth" });
+  return [];
+}"""
+
+
 def build(ctx: PanelContext) -> None:
-    explain = gr.Markdown(t("attention.explain"), elem_id="attention-explain")
-    ctx.tr(explain, "attention.explain")
-    with gr.Row():
-        part = gr.Radio(
-            [(t("attention.part.self"), SELF)],
-            value=SELF,
-            visible=False,
-            label=t("attention.part_label"),
-            elem_id="attention-part",
-        )
-        layer = gr.Slider(
-            0, 29, value=0, step=1, label=t("attention.layer"), elem_id="attention-layer"
-        )
-        head = gr.Dropdown(
-            head_choices(9, "en"), value=-1, label=t("attention.head"), elem_id="attention-head"
-        )
-        hide = gr.Checkbox(False, label=t("attention.hide_special"), elem_id="attention-hide")
-    ctx.share(layer, "layer")
-    ctx.share(head, "head")
-    for component, name in (
-        (part, "part_label"),
-        (layer, "layer"),
-        (head, "head"),
-        (hide, "hide_special"),
-    ):
-        ctx.tr(component, f"attention.{name}", "label")
-    plot = gr.Plot(elem_id="attention-heatmap", show_label=False)
-    summary = gr.Markdown(elem_id="attention-summary")
-    note = gr.Markdown(elem_id="attention-caption")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            part, layer, head, hide, plot, summary, note = _head_view(ctx)
+        with gr.Column(scale=1, min_width=260):
+            explain = gr.Markdown(t("attention.explain"), elem_id="attention-explain")
+            ctx.tr(explain, "attention.explain")
     with gr.Accordion(t("attention.overview"), open=True) as overview_box:
         metric = gr.Radio(
             [(t(f"attention.metric.{m}"), m) for m in METRICS],
@@ -184,35 +184,67 @@ def build(ctx: PanelContext) -> None:
     with gr.Accordion(t("attention.compare"), open=False) as compare_box:
         attention_compare.build(ctx, layer)
     ctx.tr(compare_box, "attention.compare", "label")
-    with gr.Accordion("Q·K step by step", open=False):
+    with gr.Accordion(t("walk.title"), open=False, elem_id="walkthrough") as walk_box:
         qk_walkthrough.build(ctx)
-    with gr.Accordion("bertviz", open=False):
+    ctx.tr(walk_box, "walk.title", "label")
+    ctx.section(walk_box, "walkthrough")
+    with gr.Accordion("bertviz", open=False, elem_id="bertviz"):
         bertviz_view.build(ctx)
 
 
+def _head_view(ctx: PanelContext) -> tuple:
+    """The controls and the one heatmap they choose."""
+    with gr.Row():
+        part = gr.Radio(
+            [(t("attention.part.self"), SELF)],
+            value=SELF,
+            visible=False,
+            label=t("attention.part_label"),
+            elem_id="attention-part",
+        )
+        layer = gr.Slider(
+            0, 29, value=0, step=1, label=t("attention.layer"), elem_id="attention-layer"
+        )
+        head = gr.Dropdown(
+            head_choices(9, "en"), value=-1, label=t("attention.head"), elem_id="attention-head"
+        )
+        hide = gr.Checkbox(False, label=t("attention.hide_special"), elem_id="attention-hide")
+    for component, name in ((part, "part"), (layer, "layer"), (head, "head"), (hide, "hide")):
+        ctx.share(component, name)
+    for component, name in (
+        (part, "part_label"),
+        (layer, "layer"),
+        (head, "head"),
+        (hide, "hide_special"),
+    ):
+        ctx.tr(component, f"attention.{name}", "label")
+    plot = gr.Plot(elem_id="attention-heatmap", show_label=False)
+    summary = gr.Markdown(elem_id="attention-summary")
+    note = gr.Markdown(elem_id="attention-caption")
+    return part, layer, head, hide, plot, summary, note
+
+
 def _wire(ctx, part, layer, head, hide, metric, plot, note, summary, maps, table, overview_note):
+    """Each control has one writer: the user, or the new-key handler (see TRAPS.md)."""
     private = {"api_visibility": "private"}
     head_inputs = [ctx.key, part, layer, head, hide, ctx.lang]
     head_outputs = [plot, note, summary]
     overview_inputs = [ctx.key, part, metric, ctx.lang]
     overview_outputs = [maps, table, overview_note]
+    draw_head = (render_head, head_inputs, head_outputs)
+    draw_overview = (render_overview, overview_inputs, overview_outputs)
+    fit = (controls_for, [ctx.key, part, layer, head, ctx.lang], [part, layer, head])
     ctx.key.change(
-        controls_for, [ctx.key, part, layer, head, ctx.lang], [part, layer, head], **private
-    ).then(render_head, head_inputs, head_outputs, **private).then(
-        render_overview, overview_inputs, overview_outputs, **private
-    )
+        controls_for_new_key,
+        [ctx.key, part, layer, head, hide, ctx.lang],
+        [part, layer, head, hide],
+        **private,
+    ).then(*draw_head, **private).then(*draw_overview, **private)
     for control in (layer, head, hide):
-        control.change(render_head, head_inputs, head_outputs, **private)
-    part.change(
-        controls_for, [ctx.key, part, layer, head, ctx.lang], [part, layer, head], **private
-    ).then(render_head, head_inputs, head_outputs, **private).then(
-        render_overview, overview_inputs, overview_outputs, **private
-    )
-    metric.change(render_overview, overview_inputs, overview_outputs, **private)
+        control.input(*draw_head, trigger_mode="always_last", **private)
+    part.input(*fit, **private).then(*draw_head, **private).then(*draw_overview, **private)
+    metric.input(*draw_overview, **private)
     ctx.lang.change(metric_choices, ctx.lang, metric, **private)
-    ctx.lang.change(
-        controls_for, [ctx.key, part, layer, head, ctx.lang], [part, layer, head], **private
-    ).then(render_head, head_inputs, head_outputs, **private).then(
-        render_overview, overview_inputs, overview_outputs, **private
-    )
-    table.select(pick_head, None, [layer, head], **private)
+    ctx.lang.change(*fit, **private).then(*draw_head, **private).then(*draw_overview, **private)
+    table.select(pick_head, None, [layer, head], **private).then(*draw_head, **private)
+    table.select(None, None, None, js=SHOW_HEATMAP_JS, queue=False, **private)

@@ -31,6 +31,7 @@ from components.page.context import (
     PanelContext,
     analysis_for,
     analysis_of,
+    asked,
     user_error,
     whole_number,
 )
@@ -147,11 +148,21 @@ def caveat(method: str, paths: str, lang: str) -> str:
     return note
 
 
-def render_view(key: list, representation: str, method: str, paths: str, index, lang: str):
+def render_view(
+    key: list, representation: str, method: str, paths: str, index, lang: str, progress=None
+):
     """(3D figure, similarity heatmap, neighbours table, caveat) for the current controls."""
     if not key:
         return gr.update(), gr.update(), gr.update(), gr.update()
     analysis = analysis_for(key, lang)
+    fitting = paths == PATHS_OFF and method != "pca"
+    if (
+        fitting
+        and progress is not None
+        and not SPACES.ready(analysis.model_id, representation or TOKEN, method)
+    ):
+        # a first UMAP / t-SNE fit takes tens of seconds: say so instead of a wrong estimate
+        progress(None, desc=t("emb.fitting", lang, method=method.upper()))
     index = int(index or 0) if index is not None and int(index) < analysis.n_tokens else 0
     representation = representation or TOKEN
     try:
@@ -169,6 +180,13 @@ def render_view(key: list, representation: str, method: str, paths: str, index, 
         raise user_error(exc, lang) from exc
     _prefetch(analysis)
     return figure, heatmap, table, caveat(method, paths, lang)
+
+
+def render_view_with_progress(
+    key, representation, method, paths, index, lang, progress=gr.Progress()
+):
+    """render_view for the page, with a progress line while a new space is fitted."""
+    return render_view(key, representation, method, paths, index, lang, progress)
 
 
 def _prefetch(analysis) -> None:
@@ -194,13 +212,43 @@ def update_choices(key: list, representation: str, index, lang: str):
     analysis = analysis_for(key, lang)
     choices = representation_choices(analysis.n_layers, lang)
     values = [value for _, value in choices]
-    # a dropdown shows plain text (no HTML), so its labels are not escaped
-    tokens = [(f"{i}:{tok.text}", i) for i, tok in enumerate(analysis.tokens)]
+    tokens = _token_choices(analysis)
     keep = int(index) if index is not None and int(index) < analysis.n_tokens else 0
     return (
         gr.update(choices=choices, value=representation if representation in values else TOKEN),
         gr.update(choices=tokens, value=keep),
     )
+
+
+def first_word(analysis) -> int:
+    """The first token that is not a special token (<bos>, [CLS]), else 0."""
+    return next((i for i, tok in enumerate(analysis.tokens) if not tok.special), 0)
+
+
+def controls_for_new_key(key: list, representation: str, method: str, paths: str, lang: str):
+    """(representation, method, paths, token) for a new analysis: the choices follow
+    the model, the token starts on the first word, and the values a shared link or a
+    lesson step asks for are applied (this handler is their one writer)."""
+    if not key:
+        return gr.update(), gr.update(), gr.update(), gr.update()
+    analysis = analysis_for(key, lang)
+    choices = representation_choices(analysis.n_layers, lang)
+    values = [value for _, value in choices]
+    representation = asked(key, "emb_layer", representation, choices=values)
+    method = asked(key, "emb_method", method, choices=list(METHODS))
+    paths = asked(key, "emb_paths", paths, choices=[PATHS_OFF, PATHS_ONE, PATHS_ALL])
+    token = asked(key, "emb_token", first_word(analysis), choices=range(analysis.n_tokens))
+    return (
+        gr.update(choices=choices, value=representation if representation in values else TOKEN),
+        gr.update(value=method),
+        gr.update(value=paths),
+        gr.update(choices=_token_choices(analysis), value=token),
+    )
+
+
+def _token_choices(analysis) -> list[tuple[str, int]]:
+    # a dropdown shows plain text (no HTML), so its labels are not escaped
+    return [(f"{i}:{tok.text}", i) for i, tok in enumerate(analysis.tokens)]
 
 
 def _controls(ctx: PanelContext):
@@ -230,8 +278,8 @@ def build(ctx: PanelContext) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             representation, method, paths, token = _controls(ctx)
-            note = gr.Markdown(t("emb.caveat_pca"), elem_id="emb-caveat")
             plot = gr.Plot(elem_id="emb-plot", show_label=False)
+            note = gr.Markdown(t("emb.caveat_pca"), elem_id="emb-caveat")
             with gr.Row():
                 heatmap = gr.Plot(elem_id="emb-similarity", show_label=False)
                 table = gr.Dataframe(
@@ -243,18 +291,31 @@ def build(ctx: PanelContext) -> None:
             ctx.tr(gr.Markdown(t("emb.explain")), "emb.explain")
     inputs = [ctx.key, representation, method, paths, token, ctx.lang]
     outputs = [plot, heatmap, table, note]
-    choice_inputs = [ctx.key, representation, token, ctx.lang]
-    for trigger in (ctx.key, ctx.lang):
-        trigger.change(
-            update_choices, choice_inputs, [representation, token], api_visibility="private"
-        ).then(render_view, inputs, outputs, api_visibility="private", concurrency_limit=2)
+    private = {"api_visibility": "private"}
+    draw = (render_view_with_progress, inputs, outputs)
+    ctx.key.change(
+        controls_for_new_key,
+        [ctx.key, representation, method, paths, ctx.lang],
+        [representation, method, paths, token],
+        **private,
+    ).then(*draw, concurrency_limit=2, **private)
+    ctx.lang.change(
+        update_choices,
+        [ctx.key, representation, token, ctx.lang],
+        [representation, token],
+        **private,
+    ).then(*draw, concurrency_limit=2, **private)
     ctx.lang.change(relabel_paths, ctx.lang, paths, api_visibility="private", queue=False)
     for control in (representation, method, paths, token):
-        control.input(render_view, inputs, outputs, api_visibility="private", concurrency_limit=2)
+        control.input(*draw, concurrency_limit=2, trigger_mode="always_last", **private)
     with gr.Accordion(t("emb.words_section"), open=False) as words_box:
         embeddings_words.build(ctx)
-    with gr.Accordion(t("emb.positions_section"), open=False) as positions_box:
+    with gr.Accordion(
+        t("emb.positions_section"), open=False, elem_id="emb-positions"
+    ) as positions_box:
         embeddings_positions.build(ctx)
+    ctx.section(words_box, "emb_words")
+    ctx.section(positions_box, "emb_positions")
     ctx.tr(words_box, "emb.words_section", "label")
     ctx.tr(positions_box, "emb.positions_section", "label")
     gr.api(embeddings, api_name="embeddings")

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from components.embeddings.plots import TOKEN, distance_figure, scatter_figure
-from components.page.context import PanelContext, escape, user_error
+from components.page.context import PanelContext, analysis_key, escape, user_error, wanted_values
 from components.page.i18n import t
 from models.lenses.background import word_text, word_vectors
 from models.lenses.neighbours import cosine_matrix
@@ -70,6 +70,14 @@ def swap_default(text: str, lang: str) -> str:
     return DEFAULT_WORDS.get(lang, text) if text in DEFAULT_WORDS.values() else text
 
 
+def words_for_new_key(key: list, text: str, lang: str) -> tuple:
+    """(words, plot, distances, note): the words a shared link asks for, drawn; else unchanged."""
+    wanted = wanted_values(key).get("emb_words")
+    if not wanted:
+        return gr.update(), gr.update(), gr.update(), gr.update()
+    return (wanted, *render_words(analysis_key(key).model_id, wanted, lang))
+
+
 def build(ctx: PanelContext) -> None:
     ctx.tr(gr.Markdown(t("emb.words_explain")), "emb.words_explain")
     with gr.Row():
@@ -86,3 +94,6 @@ def build(ctx: PanelContext) -> None:
     show.click(render_words, [ctx.model, words, ctx.lang], outputs, api_visibility="private")
     words.submit(render_words, [ctx.model, words, ctx.lang], outputs, api_visibility="private")
     ctx.lang.change(swap_default, [words, ctx.lang], words, api_visibility="private")
+    ctx.key.change(
+        words_for_new_key, [ctx.key, words, ctx.lang], [words, *outputs], api_visibility="private"
+    )

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from components.next_token import bars as view
 from components.next_token import generation as gen
 from components.next_token import inside, why
-from components.page.context import PanelContext, analysis_for, analysis_of, user_error
+from components.page.context import PanelContext, analysis_for, analysis_of, asked, user_error
 from components.page.i18n import t
 from models.analysis import Analysis
 from models.errors import AnatomyError
@@ -132,6 +132,24 @@ def reset(key, lang):
         value = masks[0] if masks else 0
     slider = gr.update(maximum=max(end, 1), value=value)
     return {"key": list(key), "ids": []}, slider, gen.continuation_html(analysis, [], lang)
+
+
+KNOB_RANGES = {
+    "temperature": (0.0, 3.0, float),
+    "top_k": (0, 100, int),
+    "top_p": (0.01, 1.0, float),
+}
+
+
+def knobs_for_new_key(key, temperature, top_k, top_p) -> tuple:
+    """(temperature, top_k, top_p) with the values a shared link or a lesson step asks
+    for applied, clamped to the sliders' ranges (this handler is their one writer)."""
+    values = []
+    for name, current in zip(KNOB_RANGES, (temperature, top_k, top_p), strict=True):
+        low, high, kind = KNOB_RANGES[name]
+        value = asked(key, name, current, kind)
+        values.append(min(max(kind(value), low), high) if value is not None else current)
+    return tuple(values)
 
 
 def extend(key, state, n_tokens, temperature, top_k, top_p, sample, seed, lang):
@@ -253,15 +271,18 @@ def _wire(
         [ctx.key, state, ctx.lang],
         [notice, surprise, lens, masks],
     )
-    for event in (ctx.key.change, clear.click):
-        started = event(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
-        started.then(*bars, **private).then(*views, **private)
+    knob_io = ([ctx.key, temperature, top_k, top_p], [temperature, top_k, top_p])
+    started = ctx.key.change(knobs_for_new_key, *knob_io, **private)
+    started = started.then(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
+    started.then(*bars, **private).then(*views, **private)
+    cleared = clear.click(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
+    cleared.then(*bars, **private).then(*views, **private)
     ctx.lang.change(
         continuation_view, [ctx.key, state, ctx.lang], continuation, queue=False, **private
     )
     ctx.lang.change(*bars, **private).then(*views, **private)
     for control in knobs:
-        control.change(*bars, trigger_mode="always_last", **private)
+        control.input(*bars, trigger_mode="always_last", **private)
     position.input(*bars, trigger_mode="always_last", **private)
     gen_in = [ctx.key, state, temperature, top_k, top_p, sample, seed, ctx.lang]
     outputs = [state, position, continuation]

@@ -11,7 +11,14 @@ from __future__ import annotations
 import gradio as gr
 
 from components.next_token import why_views as views
-from components.page.context import PanelContext, analysis_for, analysis_of, user_error
+from components.page.context import (
+    PanelContext,
+    analysis_for,
+    analysis_of,
+    asked,
+    user_error,
+    wanted_values,
+)
 from components.page.i18n import t
 from models.analysis import Analysis
 from models.errors import AnatomyError
@@ -140,6 +147,25 @@ def controls(key, lang):
     )
 
 
+def controls_for_new_key(key, target, other, layer, method, opened, lang):
+    """The menus for a new analysis, with the values a shared link or a lesson step asks
+    for applied (this handler is their one writer besides the user), and the section
+    opened when the link asks for it."""
+    if not key:
+        return (gr.skip(),) * 6
+    choices = controls(key, lang)
+    values = (
+        asked(key, "why_target", target or "", str),
+        asked(key, "why_vs", other or "", str),
+        asked(key, "why_layer", layer, int),
+        asked(key, "why_method", method, choices=grads.METHODS),
+    )
+    updates = [{**update, "value": value} for update, value in zip(choices, values, strict=True)]
+    is_open = bool(asked(key, "why", opened, bool)) or "why" in wanted_values(key).get("open", [])
+    section = gr.update(open=True) if is_open and not opened else gr.update()
+    return (*updates, is_open, section)
+
+
 def _split_layers(analysis: Analysis) -> int:
     parts = analysis.logit_parts
     return int(parts.attention.shape[0]) if parts is not None and parts.ok else 0
@@ -233,7 +259,7 @@ def build(ctx: PanelContext) -> None:
             with gr.Row():
                 target = _menu(ctx, "target", [("", "")], "", "why-target", custom=True)
                 other = _menu(ctx, "vs", [("", "")], "", "why-vs", custom=True)
-                layer = _menu(ctx, "layer", [("", NO_LAYER)], NO_LAYER, "why-layer")
+                layer = _menu(ctx, "layer", [("", NO_LAYER)], NO_LAYER, "why-layer", custom=True)
             check = gr.Markdown(elem_id="why-check")
             layers_plot = gr.Plot(elem_id="why-layers", show_label=False)
             heads_plot = gr.Plot(elem_id="why-heads", show_label=False)
@@ -261,18 +287,25 @@ def build(ctx: PanelContext) -> None:
         ctx.share(component, name)
     ctx.share(method, "why_method")
     ctx.share(opened, "why")
+    ctx.section(accordion, "why")
     private = {"api_visibility": "private"}
+    # the user opens and closes the section; the hidden box carries that into the link
     accordion.expand(lambda: True, None, opened, queue=False, **private)
     accordion.collapse(lambda: False, None, opened, queue=False, **private)
-    opened.change(lambda on: gr.Accordion(open=bool(on)), opened, accordion, queue=False, **private)
     drawn = (render, [ctx.key, target, other, layer, method, ctx.lang])
     outputs = [check, layers_plot, heads_plot, table, chips, note]
-    for event in (ctx.key.change, ctx.lang.change):
-        event(controls, [ctx.key, ctx.lang], [target, other, layer, method], **private).then(
-            *drawn, outputs, **private
-        )
-    for control in (target, other, layer, method):
-        control.change(*drawn, outputs, trigger_mode="always_last", **private)
+    menus = [target, other, layer, method]
+    ctx.key.change(
+        controls_for_new_key,
+        [ctx.key, target, other, layer, method, opened, ctx.lang],
+        [*menus, opened, accordion],
+        **private,
+    ).then(*drawn, outputs, **private)
+    ctx.lang.change(controls, [ctx.key, ctx.lang], menus, **private).then(
+        *drawn, outputs, **private
+    )
+    for control in menus:  # the user's choices; the new-key handler writes the others
+        control.input(*drawn, outputs, trigger_mode="always_last", **private)
     run.click(
         run_saliency,
         [ctx.key, target, other, method, ctx.lang],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -10,9 +11,53 @@ import gradio as gr
 from gradio.context import Context
 
 from components.page.i18n import t
+from components.page.share import truthy
 from models.analysis import Analysis
 from models.errors import AnatomyError
 from models.results import AnalysisKey, get_analysis
+
+# Every analysis request gets a new number, so the session key changes (and every
+# panel redraws and applies its wanted settings) even when the text is the same.
+_REQUESTS = itertools.count(1)
+
+
+def session_key(model: str, text: str, text_pair: str = "", wanted: dict | None = None) -> list:
+    """The key a session holds: [model, text, text_pair, request number, wanted].
+
+    `wanted` maps shared control names ("layer", "emb_layer", "open" ...) to the
+    values a shared link or a lesson step asks for. The panels apply them when they
+    see the new key, so each control has one writer: its panel.
+    """
+    analysis = AnalysisKey.of(model, text, text_pair)
+    return [*analysis, next(_REQUESTS), dict(wanted or {})]
+
+
+def analysis_key(key) -> AnalysisKey:
+    """The (model, text, text_pair) part of a session key."""
+    return AnalysisKey.of(*list(key)[:3])
+
+
+def wanted_values(key) -> dict:
+    """The settings a session key asks the panels to apply (empty when none)."""
+    return key[4] if key and len(key) > 4 and isinstance(key[4], dict) else {}
+
+
+def asked(key, name: str, current, convert: Callable | None = None, choices=None):
+    """The value the session key asks for control `name`, or `current` when it asks
+    for none or for one that doesn't fit: with `choices` (what the control offers for
+    this analysis) the value must be one of them; with `convert` (int, float, bool)
+    it must convert. A panel calls this when it sees a new key, and only then."""
+    raw = wanted_values(key).get(name)
+    if raw is None:
+        return current
+    if choices is not None:
+        return next((c for c in choices if str(c) == str(raw)), current)
+    if convert is bool:
+        return raw if isinstance(raw, bool) else truthy(str(raw))
+    try:
+        return convert(float(raw)) if convert is int else (convert or str)(raw)
+    except (TypeError, ValueError, OverflowError):
+        return current
 
 
 @dataclass
@@ -28,6 +73,9 @@ class PanelContext:
     status: gr.Markdown
     translated: list[tuple[gr.components.Component, str, str]] = field(default_factory=list)
     shared: dict[str, gr.components.Component] = field(default_factory=dict)
+    sections: dict[str, gr.Accordion] = field(default_factory=dict)
+    # (trigger, event) of every event that starts an analysis; see cancel_each_other
+    requests: list[tuple[Callable, object]] = field(default_factory=list)
     # The page-wide relabel event, registered before any panel's own language handler
     # (see reserve_language_switch); wire_language fills in its outputs.
     language_switch: LanguageSwitch | None = None
@@ -37,6 +85,18 @@ class PanelContext:
         shared link, under a short URL parameter `name`; returns the component."""
         self.shared[name] = component
         return component
+
+    def request(self, event, trigger: Callable):
+        """Register an event that produces a new session key. Each such event cancels
+        the others still running (a late answer to an earlier click must not replace
+        a later one). `trigger` is the listener that started it, e.g. `button.click`."""
+        self.requests.append((trigger, event))
+        return event
+
+    def section(self, accordion: gr.Accordion, name: str) -> gr.Accordion:
+        """Register an accordion that a lesson step can open by `name`."""
+        self.sections[name] = accordion
+        return accordion
 
     def tr(self, component, key: str, attr: str = "value"):
         """Register `component` so its `attr` ("value", "label" or "info") shows the
@@ -68,7 +128,7 @@ def analysis_for(key, lang: str = "en", progress: Callable | None = None) -> Ana
     if not key:
         raise gr.Error(t("error.no_analysis", lang))
     try:
-        return get_analysis(*AnalysisKey(*key), progress=progress)
+        return get_analysis(*analysis_key(key), progress=progress)
     except gr.Error:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
@@ -145,3 +205,12 @@ def whole_number(value: object, name: str) -> int:
         return int(number)
     except (TypeError, ValueError, OverflowError):
         raise gr.Error(f"{name} must be a whole number.") from None
+
+
+def cancel_each_other(ctx: PanelContext) -> None:
+    """Each analysis request cancels the pending ones of the other triggers (its own
+    trigger's earlier run is handled by trigger_mode="always_last")."""
+    for trigger, event in ctx.requests:
+        others = [other for _, other in ctx.requests if other is not event]
+        if trigger is not None and others:
+            trigger(None, None, None, cancels=others, queue=False, api_visibility="private")

@@ -1,4 +1,5 @@
-"""The shared input row: model picker, text boxes, examples, language and Analyze."""
+"""The shared input row: model picker, text boxes, examples and Analyze, in one line,
+with the status line under it saying which analysis is on screen."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.page.context import PanelContext, analysis_for, reserve_language_switch
+from components.page.context import (
+    PanelContext,
+    analysis_for,
+    reserve_language_switch,
+    session_key,
+)
 from components.page.i18n import t
 from models.loading.catalog import BUNDLED, DEFAULT_MODEL, SUGGESTED
-from models.results import AnalysisKey
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "assets" / "examples.json"
 DEFAULT_TEXT = "The capital of France is"
@@ -21,15 +26,25 @@ def examples() -> list[list[str]]:
     return [[e["model"], e["text"]] for e in json.loads(EXAMPLES_FILE.read_text("utf-8"))]
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """Dropdown choices: bundled first (marked), then suggested Hub ids."""
-    bundled = [(f"{e.id}  · bundled, {e.family}", e.id) for e in BUNDLED]
-    hub = [(f"{e.id}  · Hub, {e.family}", e.id) for e in SUGGESTED]
-    return bundled + hub
+def example_choices() -> list[tuple[str, int]]:
+    """Dropdown choices: "text · model name", valued by the example's index."""
+    return [(f"{text}  · {model.split('/')[-1]}", i) for i, (model, text) in enumerate(examples())]
+
+
+def model_choices(lang: str = "en") -> list[tuple[str, str]]:
+    """Dropdown choices: bundled first (marked), then suggested Hub ids, in `lang`."""
+
+    def label(entry, source: str) -> str:
+        family = t(f"family.{entry.family}", lang)
+        return f"{entry.id}  · {t(f'app.source_{source}', lang)}, {family}"
+
+    return [(label(e, "bundled"), e.id) for e in BUNDLED] + [
+        (label(e, "hub"), e.id) for e in SUGGESTED
+    ]
 
 
 def status_line(key: list, lang: str) -> str:
-    """One sentence saying what was analysed."""
+    """One sentence saying which analysis the panels show."""
     if not key:
         return t("app.status_idle", lang)
     analysis = analysis_for(key, lang)
@@ -37,77 +52,123 @@ def status_line(key: list, lang: str) -> str:
         "app.status_ready",
         lang,
         model=analysis.model_id,
-        family=analysis.family,
+        family=t(f"family.{analysis.family}", lang),
         layers=analysis.n_layers,
         heads=analysis.n_heads,
         tokens=analysis.n_tokens,
     )
 
 
-def run_analysis(model: str, text: str, text_pair: str, lang: str, progress=gr.Progress()):
-    """The Analyze action: one forward pass (cached), returns the key and a status."""
-    key = list(AnalysisKey.of(model, text, text_pair))
+def analyse(
+    model: str, text: str, text_pair: str, lang: str, shown: list, wanted=None, progress=None
+):
+    """(key, status) for a new analysis; on failure the shown key stays and the status
+    says what failed and which analysis is still on screen."""
+    key = session_key(model, text, text_pair, wanted)
 
     def report(step: str) -> None:
-        progress(None, desc=t("progress.loading", lang, step=step))
+        if progress is not None:
+            progress(None, desc=t("progress.loading", lang, step=step))
 
-    analysis_for(key, lang, progress=report)
+    try:
+        analysis_for(key, lang, progress=report)
+    except gr.Error as error:
+        still = status_line(shown, lang) if shown else ""
+        return gr.update(), t("app.status_failed", lang, error=error.message, shown=still)
     return key, status_line(key, lang)
 
 
-def build() -> PanelContext:
+def run_analysis(model, text, text_pair, lang, shown, progress=gr.Progress()):
+    """The Analyze action (button or Enter): one forward pass (cached)."""
+    return analyse(model, text, text_pair, lang, shown, progress=progress)
+
+
+def run_example(index, lang, shown, progress=gr.Progress()):
+    """An Examples pick: fill the inputs and analyse at once."""
+    if index is None:
+        return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+    model, text = examples()[int(index)]
+    key, status = analyse(model, text, "", lang, shown, progress=progress)
+    return model, text, "", key, status, gr.update(value=None)
+
+
+def relabel(lang: str, key: list):
+    """The language switch: model labels, and the status line in the new language."""
+    return gr.update(choices=model_choices(lang)), status_line(key, lang)
+
+
+def build(lang: gr.Radio) -> PanelContext:
     """Create the input row; returns the components the panels read."""
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=True, elem_id="input-row"):
         model = gr.Dropdown(
             model_choices(),
             value=DEFAULT_MODEL,
             label=t("app.model"),
-            info=t("app.model_info"),
             allow_custom_value=True,
-            scale=2,
+            scale=3,
+            min_width=260,
+            elem_id="model",
         )
-        lang = gr.Radio(
-            [("English", "en"), ("한국어", "ko")],
-            value="en",
-            label=t("app.language"),
-            scale=1,
-            elem_id="lang",
+        text = gr.Textbox(
+            DEFAULT_TEXT,
+            label=t("app.text"),
+            info=t("app.text_info"),
+            lines=1,
+            max_lines=4,
+            scale=5,
+            min_width=280,
+            elem_id="text",
         )
-    with gr.Row(equal_height=False):
-        text = gr.Textbox(DEFAULT_TEXT, label=t("app.text"), lines=2, scale=3, elem_id="text")
         text_pair = gr.Textbox(
             "",
             label=t("app.text_pair"),
-            info=t("app.text_pair_info"),
-            lines=2,
+            placeholder=t("app.text_pair_info"),
+            lines=1,
+            max_lines=4,
             scale=2,
+            min_width=180,
             elem_id="text-pair",
         )
-    analyze = gr.Button(t("app.analyze"), variant="primary", elem_id="analyze")
-    gr.Examples(examples(), inputs=[model, text], label=t("app.examples"))
+        picker = gr.Dropdown(
+            example_choices(),
+            value=None,
+            label=t("app.examples"),
+            scale=2,
+            min_width=200,
+            elem_id="examples",
+        )
+        analyze = gr.Button(
+            t("app.analyze"), variant="primary", scale=0, min_width=110, elem_id="analyze"
+        )
     status = gr.Markdown(t("app.status_idle"), elem_id="status")
     key = gr.State([])
-    analyze.click(
-        run_analysis,
-        [model, text, text_pair, lang],
-        [key, status],
-        concurrency_limit=4,
-        api_visibility="private",
-    )
-    text.submit(
-        run_analysis,
-        [model, text, text_pair, lang],
-        [key, status],
-        concurrency_limit=4,
-        api_visibility="private",
-    )
     ctx = PanelContext(model, text, text_pair, lang, key, analyze, status)
+    inputs = [model, text, text_pair, lang, key]
+    for trigger in (analyze.click, text.submit, text_pair.submit):
+        ctx.request(trigger(run_analysis, inputs, [key, status], **_analysis_event()), trigger)
+    example_event = picker.input(
+        run_example,
+        [picker, lang, key],
+        [model, text, text_pair, key, status, picker],
+        **_analysis_event(),
+    )
+    ctx.request(example_event, picker.input)
     reserve_language_switch(ctx)
-    ctx.tr(model, "app.model", "label")
-    ctx.tr(model, "app.model_info", "info")
-    ctx.tr(lang, "app.language", "label")
-    ctx.tr(text, "app.text", "label")
-    ctx.tr(text_pair, "app.text_pair", "label")
-    ctx.tr(text_pair, "app.text_pair_info", "info")
-    ctx.tr(analyze, "app.analyze")
+    lang.change(relabel, [lang, key], [model, status], queue=False, api_visibility="private")
+    for component, name, attr in (
+        (model, "model", "label"),
+        (text, "text", "label"),
+        (text, "text_info", "info"),
+        (text_pair, "text_pair", "label"),
+        (text_pair, "text_pair_info", "placeholder"),
+        (picker, "examples", "label"),
+        (analyze, "analyze", "value"),
+    ):
+        ctx.tr(component, f"app.{name}", attr)
     return ctx
+
+
+def _analysis_event() -> dict:
+    """Options of every event that starts an analysis: queued (it may load a model),
+    the last click wins, private to the page."""
+    return {"concurrency_limit": 4, "trigger_mode": "always_last", "api_visibility": "private"}

@@ -1,5 +1,6 @@
-"""Page-wide wiring: the intro line, lesson and presentation modes, the shared URL,
-and what happens when the page opens (restore the view, then analyse it).
+"""Page-wide wiring: the top bar (title, language, lesson and presentation modes,
+copy link), the shared URL, and what happens when the page opens (show the view
+the URL asks for at once, then analyse it; the panels apply the URL's settings).
 """
 
 from __future__ import annotations
@@ -12,15 +13,9 @@ import gradio as gr
 
 from components.page import input_row as shell
 from components.page import lesson
-from components.page.context import PanelContext
+from components.page.context import PanelContext, cancel_each_other, wanted_values
 from components.page.i18n import LANGUAGES, t
-from components.page.share import (
-    language_from_header,
-    restore_controls,
-    tab_id,
-    truthy,
-    wire_url_writer,
-)
+from components.page.share import language_from_header, tab_id, truthy, wire_url_writer
 from models.loading.catalog import KOREAN_DEFAULT_MODEL
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -39,7 +34,15 @@ PRESENTATION_JS = """(on) => {
   window.dispatchEvent(new Event("resize"));
   return [];
 }"""
-COPY_LINK_JS = "() => { navigator.clipboard && navigator.clipboard.writeText(location.href); }"
+COPY_LINK_JS = """() => {
+  if (navigator.clipboard) navigator.clipboard.writeText(location.href).catch(() => {});
+  const note = document.querySelector("#link-copied");
+  if (note) {
+    note.classList.add("shown");
+    setTimeout(() => note.classList.remove("shown"), 2500);
+  }
+  return [];
+}"""
 
 
 def launch_kwargs() -> dict:
@@ -57,36 +60,77 @@ def launch_kwargs() -> dict:
 
 
 @dataclass
+class TopBar:
+    """The page-level controls above the input row."""
+
+    lang: gr.Radio
+    lesson_on: gr.Checkbox
+    presentation: gr.Checkbox
+    copy_link: gr.Button
+    copied: gr.Markdown
+
+
+@dataclass
 class Page:
     """The page-level controls around the panels."""
 
-    lesson_on: gr.Checkbox
-    presentation: gr.Checkbox
-    lesson_bar: lesson.LessonBar | None = None
+    top: TopBar
+    lesson_bar: lesson.LessonBar
     tabs: gr.Tabs | None = None
     current_tab: gr.Textbox | None = None
 
+    @property
+    def presentation(self) -> gr.Checkbox:
+        return self.top.presentation
 
-def build_header(ctx: PanelContext) -> Page:
-    """The first-visit sentence, the mode switches and the lesson bar."""
-    with gr.Row(elem_id="modes"):
+    @property
+    def lesson_on(self) -> gr.Checkbox:
+        return self.top.lesson_on
+
+
+def build_top() -> TopBar:
+    """One compact line: the title, the language, the two modes and Copy link."""
+    with gr.Row(elem_id="top-bar", equal_height=True):
+        gr.HTML(f"<h1 id='app-title'>{t('app.title')}</h1>", elem_id="title-box", scale=0)
+        lang = gr.Radio(
+            [("English", "en"), ("한국어", "ko")],
+            value="en",
+            show_label=False,
+            container=False,
+            scale=0,
+            min_width=230,
+            elem_id="lang",
+        )
         lesson_on = gr.Checkbox(
-            label=t("app.lesson_mode"), elem_id="lesson-mode", scale=0, min_width=260
+            label=t("app.lesson_mode"),
+            container=False,
+            scale=0,
+            min_width=150,
+            elem_id="lesson-mode",
         )
         presentation = gr.Checkbox(
-            label=t("app.presentation_mode"), elem_id="presentation-mode", scale=0, min_width=300
+            label=t("app.presentation_mode"),
+            container=False,
+            scale=0,
+            min_width=170,
+            elem_id="presentation-mode",
         )
         copy_link = gr.Button(
-            t("app.copy_link"), size="sm", elem_id="copy-link", scale=0, min_width=240
+            t("app.copy_link"), size="sm", scale=0, min_width=150, elem_id="copy-link"
         )
-    ctx.tr(lesson_on, "app.lesson_mode", "label")
-    ctx.tr(presentation, "app.presentation_mode", "label")
-    ctx.tr(copy_link, "app.copy_link")
-    presentation.change(None, presentation, None, js=PRESENTATION_JS, queue=False)
-    copy_link.click(None, None, None, js=COPY_LINK_JS, queue=False)
-    page = Page(lesson_on, presentation)
-    page.lesson_bar = lesson.build(ctx, lesson_on)
-    return page
+        copied = gr.Markdown(t("app.link_copied"), elem_id="link-copied", container=False)
+    return TopBar(lang, lesson_on, presentation, copy_link, copied)
+
+
+def build_header(ctx: PanelContext, top: TopBar) -> Page:
+    """Register the top bar's strings and behaviour, and build the lesson bar."""
+    ctx.tr(top.lesson_on, "app.lesson_mode", "label")
+    ctx.tr(top.presentation, "app.presentation_mode", "label")
+    ctx.tr(top.copy_link, "app.copy_link")
+    ctx.tr(top.copied, "app.link_copied")
+    top.presentation.change(None, top.presentation, None, js=PRESENTATION_JS, queue=False)
+    top.copy_link.click(None, None, None, js=COPY_LINK_JS, queue=False)
+    return Page(top, lesson.build(ctx, top.lesson_on))
 
 
 def track_tabs(page: Page, tabs: gr.Tabs, tab_items: dict[str, gr.Tab]) -> None:
@@ -115,63 +159,88 @@ def url_controls(ctx: PanelContext, page: Page) -> dict:
     return own | {name: c for name, c in ctx.shared.items() if name not in own}
 
 
-def restore_view(params: dict, accept_language: str | None) -> tuple:
-    """Page-level values from the URL (and the browser's language when none is given)."""
+def view_from_url(params: dict, accept_language: str | None, shared: list[str]) -> dict:
+    """What a link asks for: model, text, pair, lang, tab, modes, step, panel settings.
+
+    The panel settings (`shared` names present in the URL) go into the session key,
+    so the panels apply them once their controls fit the new analysis.
+    """
     lang = params.get("lang") if params.get("lang") in LANGUAGES else None
     lang = lang or language_from_header(accept_language)
     model, text = params.get("model"), params.get("text")
     if lang == "ko" and not model and not text:  # a Korean visitor starts on Korean text
         model, text = KOREAN_DEFAULT_MODEL, KOREAN_DEFAULT_TEXT
-    tab = tab_id(params.get("tab"))
     step = params.get("step", "")
-    step = gr.update(value=lesson.steps().index(lesson.step_at(step))) if step.isdigit() else None
+    return {
+        "model": model or shell.DEFAULT_MODEL,
+        "text": shell.DEFAULT_TEXT if text is None else text,
+        "pair": params.get("pair", ""),
+        "lang": lang,
+        "tab": params.get("tab") if tab_id(params.get("tab")) else None,
+        "present": truthy(params.get("present")),
+        "lesson": truthy(params.get("lesson")),
+        "step": lesson.steps().index(lesson.step_at(step)) if step.isdigit() else None,
+        "wanted": {name: params[name] for name in shared if name in params},
+    }
+
+
+def show_view(ctx: PanelContext, request: gr.Request) -> tuple:
+    """The page load, first half (instant): inputs, language, tab and modes from the URL."""
+    view = view_from_url(
+        dict(request.query_params), request.headers.get("accept-language"), list(ctx.shared)
+    )
+    tab, step = view["tab"], view["step"]
     return (
-        gr.update(value=model) if model else gr.update(),
-        gr.update(value=text) if text else gr.update(),
-        gr.update(value=params["pair"]) if "pair" in params else gr.update(),
-        lang,
-        gr.Tabs(selected=tab) if tab else gr.update(),
-        gr.update(value=params["tab"]) if tab else gr.update(),
-        truthy(params.get("present")),
-        truthy(params.get("lesson")),
-        step or gr.update(),
+        view["model"],
+        view["text"],
+        view["pair"],
+        view["lang"],
+        gr.Tabs(selected=tab_id(tab)) if tab else gr.update(),
+        tab if tab else gr.update(),
+        view["present"],
+        view["lesson"],
+        gr.update() if step is None else gr.update(value=step),
+    )
+
+
+def analyse_view(ctx, model, text, pair, lang, request: gr.Request, progress=None) -> tuple:
+    """The page load, second half: analyse what is now in the inputs; the panel settings
+    of the URL ride in the new key, so each panel applies its own."""
+    wanted = view_from_url(dict(request.query_params), None, list(ctx.shared))["wanted"]
+    return shell.analyse(model, text, pair, lang, [], wanted, progress)
+
+
+def wire_sections(ctx: PanelContext) -> None:
+    """A new key may ask for accordions to open (a lesson step's "open" list)."""
+    if not ctx.sections:
+        return
+    names = list(ctx.sections)
+
+    def open_asked(key):
+        asked = wanted_values(key).get("open") or []
+        return [gr.update(open=True) if name in asked else gr.update() for name in names]
+
+    ctx.key.change(
+        open_asked, ctx.key, list(ctx.sections.values()), queue=False, api_visibility="private"
     )
 
 
 def wire(demo: gr.Blocks, ctx: PanelContext, page: Page) -> None:
-    """Page load (restore, analyse, re-apply panel settings), the URL writer, lessons."""
-    shared = dict(ctx.shared)
-    shared_outputs = list(shared.values())
+    """Page load, the URL writer, lesson navigation, copy-link note, accordions."""
+    inputs = [ctx.model, ctx.text, ctx.text_pair, ctx.lang]
+    view = inputs + [page.tabs, page.current_tab, page.presentation, page.lesson_on]
+    view.append(page.lesson_bar.step)
 
-    def restore(request: gr.Request):
-        params = dict(request.query_params)
-        view = restore_view(params, request.headers.get("accept-language"))
-        return (*view, *restore_controls(params, shared))
+    def show_loaded(request: gr.Request):
+        return show_view(ctx, request)
 
-    def reapply(request: gr.Request):
-        return restore_controls(dict(request.query_params), shared)
+    def analyse_loaded(model, text, pair, lang, request: gr.Request, progress=gr.Progress()):
+        return analyse_view(ctx, model, text, pair, lang, request, progress)
 
-    view_outputs = [ctx.model, ctx.text, ctx.text_pair, ctx.lang, page.tabs, page.current_tab]
-    view_outputs += [page.presentation, page.lesson_on, page.lesson_bar.step]
-    analysis_io = ([ctx.model, ctx.text, ctx.text_pair, ctx.lang], [ctx.key, ctx.status])
-    loading = demo.load(restore, None, view_outputs + shared_outputs, api_visibility="private")
-    loading = loading.then(shell.run_analysis, *analysis_io, api_visibility="private")
-    if shared_outputs:  # panels may reset their controls for a new analysis: set them again
-        loading.then(reapply, None, shared_outputs, api_visibility="private")
-
+    demo.load(show_loaded, None, view, queue=False, api_visibility="private").then(
+        analyse_loaded, inputs, [ctx.key, ctx.status], api_visibility="private"
+    )
     wire_url_writer(url_controls(ctx, page))
-    bar = page.lesson_bar
-    example = bar.run.click(
-        lesson.example_updates,
-        [bar.step, ctx.lang],
-        [ctx.model, ctx.text, ctx.text_pair, page.tabs, page.current_tab],
-        queue=False,
-        api_visibility="private",
-    ).then(shell.run_analysis, *analysis_io, concurrency_limit=4, api_visibility="private")
-    if shared_outputs:
-        example.then(
-            lambda index: lesson.control_updates(index, list(shared), shared),
-            bar.step,
-            shared_outputs,
-            api_visibility="private",
-        )
+    lesson.wire_steps(ctx, page.lesson_bar, page.tabs, page.current_tab)
+    wire_sections(ctx)
+    cancel_each_other(ctx)

@@ -19,7 +19,8 @@ import gradio as gr
 
 from components.page.context import PanelContext
 from components.page.i18n import t
-from components.page.share import control_value, tab_id
+from components.page.input_row import analyse
+from components.page.share import tab_id
 
 LESSONS_FILE = Path(__file__).resolve().parents[2] / "assets" / "lessons.json"
 
@@ -39,6 +40,7 @@ class Step:
     body: dict[str, str]
     examples: dict[str, Example]
     controls: dict[str, object]
+    sections: tuple[str, ...] = ()  # accordions the step opens ("walkthrough" ...)
 
     def example(self, lang: str) -> Example:
         return self.examples.get(lang) or self.examples["en"]
@@ -56,6 +58,7 @@ def steps() -> tuple[Step, ...]:
             body=s["body"],
             examples={lang: Example(**ex) for lang, ex in s["example"].items()},
             controls=s.get("controls", {}),
+            sections=tuple(s.get("open", ())),
         )
         for s in data["steps"]
     )
@@ -89,42 +92,64 @@ def step_markdown(index, lang: str) -> str:
     )
 
 
-def example_updates(index, lang: str) -> tuple:
-    """(model, text, text_pair, tabs, current tab name) for the step's example."""
+def wanted_settings(step: Step) -> dict:
+    """What the step asks the panels for: its control values and the sections to open."""
+    wanted = {name: value for name, value in step.controls.items()}
+    if step.sections:
+        wanted["open"] = list(step.sections)
+    return wanted
+
+
+def open_step(index, lang: str, shown: list, progress=None) -> tuple:
+    """Everything a step shows, in one answer: (step index, explanation, model, text,
+    text_pair, tabs, current tab name, session key, status). The key carries the
+    step's settings, so each panel applies them to its own controls."""
     step = step_at(index)
+    number = steps().index(step)
     example = step.example(lang)
-    tabs = gr.Tabs(selected=tab_id(step.tab))
-    return example.model, example.text, example.text_pair, tabs, step.tab
-
-
-def control_updates(index, names: list[str], shared: dict) -> list:
-    """Updates for the shared controls the step sets (others unchanged)."""
-    wanted = step_at(index).controls
-    updates = []
-    for name in names:
-        value = None
-        if name in wanted:
-            value = control_value(shared[name], str(wanted[name]))
-        updates.append(gr.update() if value is None else gr.update(value=value))
-    return updates
+    key, status = analyse(
+        example.model, example.text, example.text_pair, lang, shown, wanted_settings(step), progress
+    )
+    return (
+        number,
+        step_markdown(number, lang),
+        example.model,
+        example.text,
+        example.text_pair,
+        gr.Tabs(selected=tab_id(step.tab)),
+        step.tab,
+        key,
+        status,
+    )
 
 
 @dataclass
 class LessonBar:
     step: gr.Radio  # the 0-based index of the current step
-    run: gr.Button  # loads the step's example
+    body: gr.Markdown
+    previous: gr.Button
+    run: gr.Button  # loads the step's example again
+    following: gr.Button
 
 
 def build(ctx: PanelContext, enabled: gr.Checkbox) -> LessonBar:
     """The lesson bar (shown while `enabled` is ticked)."""
     with gr.Column(visible=False, elem_id="lesson", elem_classes="lesson") as column:
-        step = gr.Radio(step_choices("en"), value=0, label=t("lesson.steps"), elem_id="lesson-step")
+        with gr.Row(equal_height=False, elem_id="lesson-nav"):
+            step = gr.Radio(
+                step_choices("en"),
+                value=0,
+                show_label=False,
+                container=False,
+                scale=5,
+                elem_id="lesson-step",
+            )
+            previous = gr.Button(t("lesson.previous"), size="sm", scale=0, elem_id="lesson-prev")
+            run = gr.Button(
+                t("lesson.try"), variant="primary", size="sm", scale=0, elem_id="lesson-try"
+            )
+            following = gr.Button(t("lesson.next"), size="sm", scale=0, elem_id="lesson-next")
         body = gr.Markdown(step_markdown(0, "en"), elem_id="lesson-body")
-        with gr.Row():
-            previous = gr.Button(t("lesson.previous"), size="sm", elem_id="lesson-prev")
-            run = gr.Button(t("lesson.try"), variant="primary", size="sm", elem_id="lesson-try")
-            following = gr.Button(t("lesson.next"), size="sm", elem_id="lesson-next")
-    ctx.tr(step, "lesson.steps", "label")
     ctx.tr(previous, "lesson.previous")
     ctx.tr(run, "lesson.try")
     ctx.tr(following, "lesson.next")
@@ -135,7 +160,6 @@ def build(ctx: PanelContext, enabled: gr.Checkbox) -> LessonBar:
         queue=False,
         api_visibility="private",
     )
-    step.change(step_markdown, [step, ctx.lang], body, queue=False, api_visibility="private")
     ctx.lang.change(
         lambda index, lang: (gr.Radio(choices=step_choices(lang)), step_markdown(index, lang)),
         [step, ctx.lang],
@@ -143,8 +167,34 @@ def build(ctx: PanelContext, enabled: gr.Checkbox) -> LessonBar:
         queue=False,
         api_visibility="private",
     )
+    step.change(step_markdown, [step, ctx.lang], body, queue=False, api_visibility="private")
+    return LessonBar(step, body, previous, run, following)
+
+
+def wire_steps(ctx: PanelContext, bar: LessonBar, tabs: gr.Tabs, current_tab) -> None:
+    """Picking a step, Previous, Next and "Load this example" each open the step in one
+    event: its example analysed, its tab shown, its settings applied by the panels."""
+    outputs = [bar.step, bar.body, ctx.model, ctx.text, ctx.text_pair, tabs, current_tab]
+    outputs += [ctx.key, ctx.status]
     last = len(steps()) - 1
-    private = {"queue": False, "api_visibility": "private"}
-    previous.click(lambda i: max(0, int(i or 0) - 1), step, step, **private)
-    following.click(lambda i: min(last, int(i or 0) + 1), step, step, **private)
-    return LessonBar(step, run)
+    moves = (
+        (bar.step.input, 0),
+        (bar.previous.click, -1),
+        (bar.run.click, 0),
+        (bar.following.click, 1),
+    )
+    for trigger, move in moves:
+
+        def go(index, lang, shown, progress=gr.Progress(), move=move):
+            target = min(max(int(index or 0) + move, 0), last)
+            return open_step(target, lang, shown, progress)
+
+        event = trigger(
+            go,
+            [bar.step, ctx.lang, ctx.key],
+            outputs,
+            concurrency_limit=4,
+            trigger_mode="always_last",
+            api_visibility="private",
+        )
+        ctx.request(event, trigger)

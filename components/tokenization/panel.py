@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from components.page.context import PanelContext, analysis_for, explanation, user_error
+from components.page.context import PanelContext, analysis_for, asked, explanation, user_error
 from components.page.i18n import t
 from components.tokenization import compare as tokenization_compare
 from components.tokenization.chips import CHIP_CSS, chips_html, chips_of_tokens, split_note
@@ -88,9 +88,6 @@ def render_panel(key: list, lang: str, show_special: bool) -> tuple:
 
 def build(ctx: PanelContext) -> None:
     """Widgets of the Tokenization tab, wired to the shared analysis key."""
-    with gr.Accordion(t("tok.explain_title"), open=True) as intro:
-        about = ctx.tr(gr.Markdown(explanation("tok.explain", "en")), "tok.explain")
-    ctx.tr(intro, "tok.explain_title", "label")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             show_special = ctx.tr(
@@ -112,6 +109,9 @@ def build(ctx: PanelContext) -> None:
         with gr.Column(scale=2):
             stats_title = ctx.tr(gr.Markdown(f"**{t('tok.stats')}**"), "tok.stats_md")
             stats = gr.Markdown(elem_id="tok-stats")
+            with gr.Accordion(t("tok.explain_title"), open=True) as intro:
+                about = ctx.tr(gr.Markdown(explanation("tok.explain", "en")), "tok.explain")
+            ctx.tr(intro, "tok.explain_title", "label")
     with gr.Accordion(t("tok.model_inputs"), open=True) as inputs_box:
         inputs_info = ctx.tr(gr.Markdown(t("tok.model_inputs_info")), "tok.model_inputs_info")
         inputs = gr.Code(language="json", interactive=False, elem_id="tok-inputs", max_lines=12)
@@ -132,6 +132,14 @@ def build(ctx: PanelContext) -> None:
 
     outputs = [chips, split, highlighted, stats, details, inputs, decoded, plain, round_trip]
     inputs_ = [ctx.key, ctx.lang, show_special]
-    for event in (ctx.key.change, ctx.lang.change, show_special.change):
-        event(render_panel, inputs_, outputs, api_visibility="private")
+    private = {"api_visibility": "private"}
+    ctx.share(show_special, "special")
+    ctx.key.change(
+        lambda key, shown: asked(key, "special", shown, bool),
+        [ctx.key, show_special],
+        show_special,
+        **private,
+    ).then(render_panel, inputs_, outputs, **private)
+    for event in (ctx.lang.change, show_special.input):
+        event(render_panel, inputs_, outputs, **private)
     gr.api(tokenize, api_name="tokenize")

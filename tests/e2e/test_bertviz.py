@@ -111,7 +111,7 @@ def test_korean_walkthrough_and_bertviz(page):
     page.goto(f"{base}?{urlencode(params)}")
     page.locator("#status").get_by_text("gemma", exact=False).wait_for(timeout=120_000)
     page.get_by_role("tab", name=re.compile("어텐션|Attention")).click()
-    page.get_by_text("Q·K step by step").click()
+    page.get_by_text("Q·K 단계별 계산").click()  # the accordion title follows the language
     rows = _walkthrough_rows(page, "1: 고")
     assert any(re.search("[가-힣]", row[0]) for row in rows)
     assert all(row[-1] == row[-2] for row in rows)

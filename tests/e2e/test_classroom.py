@@ -218,7 +218,7 @@ def test_offline_every_panel_renders_in_presentation_mode(browser, app_url, lang
         wait_analysed(page, model.split("/")[-1])
         assert page.evaluate("document.documentElement.classList.contains('presentation')")
         size = page.evaluate(
-            "parseFloat(getComputedStyle(document.querySelector('#intro p')).fontSize)"
+            "parseFloat(getComputedStyle(document.querySelector('#status p')).fontSize)"
         )
         assert size >= 20, "presentation mode should enlarge the text"
         for name in TAB_NAMES:

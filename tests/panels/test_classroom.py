@@ -14,9 +14,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from components.page import export, lesson
-from components.page.layout import restore_view
-from components.page.share import TAB_NAMES, control_value, restore_controls, writer_js
-from models.loading.catalog import GEMMA3
+from components.page.context import analysis_key, asked, session_key, wanted_values
+from components.page.layout import view_from_url
+from components.page.share import TAB_NAMES, control_value, writer_js
+from models.loading.catalog import GEMMA3, SMOLLM2
 from models.results import get_analysis
 
 HANGUL = re.compile("[가-힣]")
@@ -53,14 +54,43 @@ def test_lessons_include_the_classic_examples():
     assert "나는 최근 파리 여행을 다녀왔다" in texts
 
 
-def test_a_lesson_example_sets_model_text_and_tab():
-    index = COURSE.index("softmax_sampling")
-    model, text, pair, tabs, tab = lesson.example_updates(index, "ko")
+def test_a_lesson_step_opens_its_example_tab_and_settings_in_one_answer():
+    index = COURSE.index("multi_head")
     step = lesson.steps()[index]
-    assert (model, text, pair) == (GEMMA3, step.examples["ko"].text, "")
-    assert tab == "next_token" and tabs.selected == "tab.next_token"
+    number, body, model, text, pair, tabs, tab, key, status = lesson.open_step(index, "en", [])
+    assert number == index and step.title["en"] in body
+    assert (model, text, pair) == (SMOLLM2, step.examples["en"].text, "")
+    assert tab == "attention" and tabs.selected == "tab.attention"
+    assert analysis_key(key) == (SMOLLM2, step.examples["en"].text, "")
+    assert wanted_values(key) == step.controls and step.controls  # the panels apply these
+    assert "forward pass" in status
     assert lesson.step_at(99) is lesson.steps()[-1] and lesson.step_at("x") is lesson.steps()[0]
-    assert step.title["ko"] in lesson.step_markdown(index, "ko")
+
+
+def test_a_failed_analysis_keeps_the_shown_one_and_says_so():
+    from components.page.input_row import analyse
+
+    shown, _ = analyse(SMOLLM2, "The capital of France is", "", "en", [])
+    key, status = analyse("not a valid id!!", "hi", "", "en", shown)
+    assert key == {"__type__": "update"}  # the panels keep the analysis they show
+    assert "could not be analysed" in status and SMOLLM2 in status and "5" in status
+
+
+def test_every_new_analysis_gets_a_new_key_that_carries_its_wanted_settings():
+    first = session_key("gpt2", "hi", "", {"layer": "3"})
+    second = session_key("gpt2", "hi", "")
+    assert first != second and analysis_key(first) == analysis_key(second)
+    assert wanted_values(first) == {"layer": "3"} and wanted_values(second) == {}
+    assert asked(first, "layer", 0, int) == 3 and asked(second, "layer", 0, int) == 0
+    assert asked(session_key("gpt2", "hi", "", {"layer": "x"}), "layer", 1, int) == 1
+    assert asked(first, "layer", "token", choices=["token", "3"]) == "3"
+    assert (
+        asked(
+            session_key("m", "t", "", {"emb_layer": "99"}), "emb_layer", "token", choices=["token"]
+        )
+        == "token"
+    )
+    assert asked(session_key("m", "t", "", {"hide": "1"}), "hide", False, bool) is True
 
 
 def test_url_values_fit_their_controls():
@@ -74,23 +104,20 @@ def test_url_values_fit_their_controls():
     assert control_value(temperature, "0.7") == pytest.approx(0.7)
     assert control_value(gr.Checkbox(), "1") is True and control_value(gr.Checkbox(), "0") is False
     assert control_value(gr.CheckboxGroup(["a", "b"]), '["a"]') == ["a"]
-    updates = restore_controls({"layer": "2"}, {"layer": layer, "head": head})
-    assert updates[0]["value"] == 2 and "value" not in updates[1]
 
 
-def test_restoring_a_view_from_a_link():
+def test_reading_a_view_from_a_link():
     params = {"model": "gpt2", "text": "hi", "lang": "ko", "tab": "attention", "present": "1"}
-    model, text, pair, lang, tabs, tab, present, lesson_on, step = restore_view(params, "en")
-    assert (model["value"], text["value"], lang) == ("gpt2", "hi", "ko")
-    assert tabs.selected == "tab.attention" and tab["value"] == "attention"
-    assert present is True and lesson_on is False and "value" not in pair
+    params |= {"layer": "3", "unknown": "x", "step": "4"}
+    view = view_from_url(params, "en", ["layer", "head"])
+    assert (view["model"], view["text"], view["pair"], view["lang"]) == ("gpt2", "hi", "", "ko")
+    assert view["tab"] == "attention" and view["present"] is True and view["lesson"] is False
+    assert view["wanted"] == {"layer": "3"} and view["step"] == 4
     # a Korean browser with no link starts on a Korean sentence that Gemma reads
-    model, text, *_ = restore_view({}, "ko-KR,ko;q=0.9")
-    assert model["value"] == GEMMA3 and HANGUL.search(text["value"])
-    assert restore_view({"tab": "nope", "lang": "xx"}, "en")[3:6:2] == (
-        "en",
-        {"__type__": "update"},
-    )
+    view = view_from_url({}, "ko-KR,ko;q=0.9", [])
+    assert view["model"] == GEMMA3 and HANGUL.search(view["text"])
+    view = view_from_url({"tab": "nope", "lang": "xx"}, "en", [])
+    assert (view["lang"], view["tab"], view["model"]) == ("en", None, SMOLLM2)
 
 
 def test_the_url_writer_names_every_parameter():
@@ -140,11 +167,9 @@ def test_csv_export_reads_back_with_korean(gpt2_analysis):
     assert any(HANGUL.search(r["text"]) for r in rows)
 
 
-def test_a_lesson_sets_only_the_panel_controls_it_names():
-    shared = {
-        "emb_layer": gr.Dropdown([("token", "token")], value="token"),
-        "layer": gr.Slider(0, 5),
-    }
-    index = COURSE.index("positional_encoding")
-    updates = lesson.control_updates(index, list(shared), shared)
-    assert updates[0]["value"] == "input" and "value" not in updates[1]
+def test_a_lesson_asks_for_its_controls_and_sections():
+    positional = lesson.steps()[COURSE.index("positional_encoding")]
+    assert lesson.wanted_settings(positional) == {"emb_layer": "input", "open": ["emb_positions"]}
+    attention = lesson.steps()[COURSE.index("self_attention")]
+    assert lesson.wanted_settings(attention) == {"open": ["walkthrough"]}
+    assert lesson.wanted_settings(lesson.steps()[0]) == {}
