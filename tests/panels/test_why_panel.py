@@ -201,3 +201,22 @@ def test_an_encoder_decoder_draws_its_cross_attention_too():
     np.testing.assert_allclose(heads.data[1].y, split.cross_heads[1], rtol=1e-6)
     labels = [row[0] for row in why_views.table_rows(split, "en", n=50)]
     assert "layer 0 cross-attention" in labels
+
+
+def test_a_new_key_applies_what_a_link_or_a_lesson_asks_for():
+    from components.page.context import session_key
+
+    wanted = {"why_target": " the", "why_vs": " Paris", "why_layer": "7", "why": "1"}
+    key = session_key(SMOLLM2, TEXT, "", wanted | {"why_method": "integrated_gradients"})
+    target, other, layer, method, opened, section = why.controls_for_new_key(
+        key, "", "", -1, "gradient_x_input", False, "en"
+    )
+    assert (target["value"], other["value"], layer["value"]) == (" the", " Paris", 7)
+    assert method["value"] == "integrated_gradients" and opened is True
+    assert section["open"] is True
+    assert target["choices"][0][1] == ""
+    plain = session_key(SMOLLM2, TEXT, "", {})
+    kept = why.controls_for_new_key(plain, " of", "", 3, "gradient_x_input", False, "en")
+    assert (kept[0]["value"], kept[2]["value"], kept[4]) == (" of", 3, False)
+    lesson = session_key(SMOLLM2, TEXT, "", {"open": ["why"]})
+    assert why.controls_for_new_key(lesson, "", "", -1, "gradient_x_input", False, "en")[4]
