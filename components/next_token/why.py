@@ -98,7 +98,7 @@ def _saliency_json(analysis: Analysis, method: str, target_id, other_id, positio
     try:
         result = grads.compute(analysis, method, target_id, other_id, position)
     except AnatomyError as exc:
-        if exc.key != "why.error.saliency_cap":
+        if exc.key not in ("why.error.saliency_cap", "why.error.ig_cap"):
             raise
         return answer | {"saliency_note": str(exc)}
     answer["saliency"] = [

@@ -60,6 +60,13 @@ def token_cap() -> int:
     return int(os.environ.get("ANATOMY_SALIENCY_MAX_TOKENS", 128))
 
 
+def ig_token_cap() -> int:
+    """Longest input for integrated gradients (ANATOMY_IG_MAX_TOKENS, default 64): its
+    many passes hold the model's lock, and at 128 tokens 32 steps took 70-100 s on a
+    shared 2-CPU machine and still missed the completeness check on SmolLM2."""
+    return min(token_cap(), int(os.environ.get("ANATOMY_IG_MAX_TOKENS", 64)))
+
+
 @dataclass(frozen=True)
 class Saliency:
     """Signed scores per input token for one explained value f."""
@@ -111,6 +118,15 @@ def _check(analysis: Analysis, method: str) -> None:
             key="why.error.saliency_cap",
             count=analysis.n_tokens,
             limit=token_cap(),
+        )
+    if method == INTEGRATED_GRADIENTS and analysis.n_tokens > ig_token_cap():
+        raise AnatomyError(
+            f"The text is {analysis.n_tokens} tokens long; integrated gradients run on at "
+            f"most {ig_token_cap()} tokens (dozens of backward passes). Use gradient × input, "
+            "or shorten the text.",
+            key="why.error.ig_cap",
+            count=analysis.n_tokens,
+            limit=ig_token_cap(),
         )
 
 

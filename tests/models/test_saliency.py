@@ -137,6 +137,12 @@ def test_long_texts_and_unknown_methods_get_a_clear_error(tiny, monkeypatch):
     assert raised.value.key == "why.error.saliency_cap"
     assert "at most 3 tokens" in str(raised.value)
     monkeypatch.delenv("ANATOMY_SALIENCY_MAX_TOKENS")
+    monkeypatch.setenv("ANATOMY_IG_MAX_TOKENS", "3")
+    with pytest.raises(AnatomyError) as raised:
+        saliency.compute(analysis, saliency.INTEGRATED_GRADIENTS, 0, loaded=loaded)
+    assert raised.value.key == "why.error.ig_cap" and "gradient × input" in str(raised.value)
+    saliency.compute(analysis, saliency.GRADIENT_X_INPUT, 0, loaded=loaded)  # still allowed
+    monkeypatch.delenv("ANATOMY_IG_MAX_TOKENS")
     with pytest.raises(AnatomyError) as raised:
         saliency.compute(analysis, "occlusion", 0, loaded=loaded)
     assert raised.value.key == "why.error.method"
