@@ -110,6 +110,8 @@ def check_step(page, step: dict, lang: str) -> None:
         page.locator("#emb-positions .js-plotly-plot").first.wait_for(timeout=60_000)
     if "walkthrough" in step.get("open", []):
         page.locator("#qk-figure .js-plotly-plot").wait_for(timeout=60_000)
+    if "why" in step.get("open", []):
+        page.locator("#why-layers .js-plotly-plot").wait_for(timeout=60_000)
     no_error_badges(page)
 
 
