@@ -96,7 +96,17 @@ def check_step(page, step: dict, lang: str) -> None:
         head = controls.get("head")
         needle = {None: "", -1: "", 0: "0"}.get(head, str(head))
         title = plot_title(page, "#attention-heatmap", needle)
-        if layer is not None:
+        if layer is not None:  # the slider moves first; the heatmap follows in its chain
+            page.wait_for_function(
+                """pattern => {
+                  const plot = document.querySelector('#attention-heatmap .js-plotly-plot');
+                  const title = plot && plot._fullLayout && plot._fullLayout.title.text;
+                  return !!title && new RegExp(pattern).test(title);
+                }""",
+                arg=rf"\b{layer}\b",
+                timeout=90_000,
+            )
+            title = plot_title(page, "#attention-heatmap", needle)
             assert re.search(rf"\b{layer}\b", title), title
     if step["tab"] == "embeddings":
         rep = {"token": ("token", "토큰"), "input": ("position", "위치")}[controls["emb_layer"]]
