@@ -214,6 +214,18 @@ def _token(analysis: Analysis, token_id: int) -> str:
     return readable_token(load_model(analysis.model_id).tokenizer, token_id)
 
 
+def saliency_view(key, target, other, method, lang) -> tuple[str, str]:
+    """(chips, note) for another method: the cached result, or the prompt to compute it."""
+    if not key:
+        return gr.skip(), gr.skip()
+    analysis = analysis_for(key, lang)
+    try:
+        target_id, other_id, _ = _ids(analysis, target, other)
+    except AnatomyError:
+        return "", ""
+    return _cached_saliency(analysis, method, target_id, other_id, lang)
+
+
 def _cached_saliency(analysis, method, target_id, other_id, lang) -> tuple[str, str]:
     result = grads.peek(analysis, method or grads.GRADIENT_X_INPUT, target_id, other_id)
     if result is None:
@@ -304,8 +316,11 @@ def build(ctx: PanelContext) -> None:
     ctx.lang.change(controls, [ctx.key, ctx.lang], menus, **private).then(
         *drawn, outputs, **private
     )
-    for control in menus:  # the user's choices; the new-key handler writes the others
+    for control in (target, other, layer):  # the user's; the new-key handler writes them too
         control.input(*drawn, outputs, trigger_mode="always_last", **private)
+    method.input(  # another method: only the saliency below changes
+        saliency_view, [ctx.key, target, other, method, ctx.lang], [chips, note], **private
+    )
     run.click(
         run_saliency,
         [ctx.key, target, other, method, ctx.lang],

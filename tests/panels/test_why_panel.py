@@ -220,3 +220,12 @@ def test_a_new_key_applies_what_a_link_or_a_lesson_asks_for():
     assert (kept[0]["value"], kept[2]["value"], kept[4]) == (" of", 3, False)
     lesson = session_key(SMOLLM2, TEXT, "", {"open": ["why"]})
     assert why.controls_for_new_key(lesson, "", "", -1, "gradient_x_input", False, "en")[4]
+
+
+def test_another_method_shows_its_cached_result_or_the_prompt():
+    saliency.clear_cache()
+    why.run_saliency(KEY, "", "", saliency.GRADIENT_X_INPUT, "en", _progress)
+    chips, note = why.saliency_view(KEY, "", "", saliency.GRADIENT_X_INPUT, "en")
+    assert 'class="why-chip"' in chips and "Gradient × input" in note
+    chips, note = why.saliency_view(KEY, "", "", saliency.INTEGRATED_GRADIENTS, "en")
+    assert chips == "" and "Compute saliency" in note
