@@ -9,7 +9,8 @@ import gradio as gr
 
 from components.page.context import PanelContext, analysis_for, reserve_language_switch
 from components.page.i18n import t
-from models.loading.catalog import BUNDLED, DEFAULT_MODEL, SUGGESTED
+from models.loading import catalog
+from models.loading.catalog import DEFAULT_MODEL
 from models.results import AnalysisKey
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "assets" / "examples.json"
@@ -22,10 +23,8 @@ def examples() -> list[list[str]]:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """Dropdown choices: bundled first (marked), then suggested Hub ids."""
-    bundled = [(f"{e.id}  · bundled, {e.family}", e.id) for e in BUNDLED]
-    hub = [(f"{e.id}  · Hub, {e.family}", e.id) for e in SUGGESTED]
-    return bundled + hub
+    """Dropdown choices: bundled first, then suggested Hub ids; labels name the source."""
+    return catalog.model_choices()
 
 
 def status_line(key: list, lang: str) -> str:
