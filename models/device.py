@@ -2,9 +2,9 @@
 
 - `ANATOMY_DEVICE` = auto | cpu | cuda (auto: cuda when `torch.cuda.is_available()`).
 - Weights: float32 on the CPU (half precision there gives wrong numbers). On CUDA,
-  bfloat16 where the card has it; on cards without bfloat16 (T4, V100) float16,
-  except for checkpoints saved in bfloat16 (Gemma, Llama 3, SmolLM2), whose
-  activations overflow float16: those stay float32. `ANATOMY_DTYPE` forces one.
+  bfloat16 where the card computes in it natively; on cards without (T4, V100)
+  float16, except for checkpoints saved in bfloat16 (Gemma, Llama 3 ...), whose
+  activations can overflow float16: those stay float32. `ANATOMY_DTYPE` forces one.
 - The parameter cap follows the device: 600M on the CPU; on CUDA, weights may take
   `WEIGHT_SHARE` of the free memory seen at start (the rest is for activations and
   the eager [L, H, T, T] attentions), so ~3B parameters in bfloat16 on a 16 GB card.
@@ -127,9 +127,10 @@ def _cuda_plan() -> DevicePlan:
         return DevicePlan("cuda", True, free, f"cuda (ZeroGPU, {gigabytes:.0f} GB assumed)")
     free, _total = torch.cuda.mem_get_info()
     name = torch.cuda.get_device_name()
-    return DevicePlan(
-        "cuda", torch.cuda.is_bf16_supported(), free, f"cuda ({name}, {free / 1024**3:.1f} GB free)"
-    )
+    # Native bfloat16 only (compute capability 8+): torch would call an emulated one
+    # (T4, V100) supported too, and it runs many times slower there.
+    bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+    return DevicePlan("cuda", bf16, free, f"cuda ({name}, {free / 1024**3:.1f} GB free)")
 
 
 @lru_cache(maxsize=1)
