@@ -2,12 +2,14 @@
 
 - `ANATOMY_DEVICE` = auto | cpu | cuda (auto: cuda when `torch.cuda.is_available()`).
 - Weights: float32 on the CPU (half precision there gives wrong numbers). On CUDA,
-  bfloat16 where the card computes in it natively; on cards without (T4, V100)
-  float16, except for checkpoints saved in bfloat16 (Gemma, Llama 3 ...), whose
-  activations can overflow float16: those stay float32. `ANATOMY_DTYPE` forces one.
+  bfloat16 where the card computes in it natively. Cards without (T4, V100) get
+  float16 only for checkpoints saved in float16; the others stay float32, since
+  models trained in bfloat16 or float32 (Gemma, Llama 3, the dequantized bundled
+  folders ...) can overflow float16. `ANATOMY_DTYPE` forces one.
 - The parameter cap follows the device: 600M on the CPU; on CUDA, weights may take
   `WEIGHT_SHARE` of the free memory seen at start (the rest is for activations and
-  the eager [L, H, T, T] attentions), so ~3B parameters in bfloat16 on a 16 GB card.
+  the eager [L, H, T, T] attentions), so ~3B parameters in bfloat16 on a 16 GB card
+  (half that on a card without bfloat16, where most weights stay float32).
 - Whatever leaves models/ is float32 numpy on the CPU (`to_numpy`): components never
   see a device or a half-precision number.
 - ZeroGPU Spaces: `gpu_task` wraps the functions that run a model in `spaces.GPU`
@@ -58,10 +60,11 @@ class DevicePlan:
 
     @property
     def max_params(self) -> int:
-        """Largest model allowed, in parameters, at two bytes each on CUDA."""
+        """Largest model allowed, in parameters: two bytes each where the card has
+        bfloat16, four where most weights stay float32."""
         if not self.is_cuda:
             return CPU_MAX_PARAMS
-        return params_cap(self.free_bytes, bytes_per_param=2)
+        return params_cap(self.free_bytes, bytes_per_param=2 if self.bf16 else 4)
 
     @property
     def max_model_bytes(self) -> int:
@@ -110,7 +113,7 @@ def weight_dtype(
     if bf16:
         return torch.bfloat16
     saved = str(checkpoint_dtype or "").replace("torch.", "")
-    return torch.float32 if saved == "bfloat16" else torch.float16
+    return torch.float16 if saved == "float16" else torch.float32
 
 
 def zero_gpu() -> bool:

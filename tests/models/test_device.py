@@ -73,10 +73,12 @@ def test_cuda_without_cuda_and_unknown_devices_are_refused():
         ("cpu", True, torch.float16, torch.float32),
         ("cuda", True, "float32", torch.bfloat16),
         ("cuda", True, torch.bfloat16, torch.bfloat16),
-        ("cuda", False, "float32", torch.float16),  # T4 / V100: no bfloat16
-        ("cuda", False, torch.float16, torch.float16),
+        ("cuda", False, torch.float16, torch.float16),  # T4 / V100: no bfloat16
+        ("cuda", False, "float16", torch.float16),
         ("cuda", False, "bfloat16", torch.float32),  # bf16-trained weights overflow fp16
         ("cuda", False, torch.bfloat16, torch.float32),
+        ("cuda", False, "float32", torch.float32),  # so may float32 ones (dequantized Gemma)
+        ("cuda", False, None, torch.float32),
     ],
 )
 def test_weight_dtype_rules(device_name, bf16, saved, expected):
@@ -113,10 +115,18 @@ def test_faked_cuda_sets_dtype_and_caps(fake_cuda):
     plan = device.device_plan()
     assert plan.name == "cuda" and not plan.bf16
     assert "Fake T4" in plan.label and "15.0 GB free" in plan.label
-    assert 2.5e9 < settings().max_params < 3.5e9
+    assert 1.25e9 < settings().max_params < 1.75e9  # float32 weights: half of ~3B
     assert settings().max_model_bytes == int(15 * GB * device.LOADED_SHARE)
     assert device.dtype_for("bfloat16") == torch.float32
-    assert device.dtype_for("float32") == torch.float16
+    assert device.dtype_for("float16") == torch.float16
+
+
+def test_faked_bf16_card_halves_the_weights(fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    plan = device.device_plan()
+    assert plan.bf16 and 2.5e9 < plan.max_params < 3.5e9  # ~3B on a 16 GB card
+    assert device.dtype_for("float32") == torch.bfloat16
+    assert device.dtype_for("bfloat16") == torch.bfloat16
 
 
 def test_env_limits_still_win_over_the_device(fake_cuda, monkeypatch):
