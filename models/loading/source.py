@@ -144,7 +144,8 @@ def _offline(model_id: str) -> AnatomyError:
 
 
 def _bundled_missing(model_id: str) -> AnatomyError:
-    missing = ", ".join(bundled.missing_packages(model_id))
+    names = bundled.missing_packages(model_id)
+    missing = names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
     return AnatomyError(
         f"'{model_id}' is a bundled model, but its package ({missing}) is not installed "
         "here and the Hugging Face Hub can't be reached (nor is the original in the local "
