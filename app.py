@@ -14,6 +14,7 @@ from components.page import export, input_row, layout  # noqa: E402
 from components.page.context import wire_language  # noqa: E402
 from components.page.i18n import t  # noqa: E402
 from components.page.layout import launch_kwargs  # noqa: E402
+from models.device import device_plan  # noqa: E402
 from models.loading.catalog import list_models  # noqa: E402
 from models.runtime import limit_malloc_arenas  # noqa: E402
 
@@ -55,6 +56,7 @@ def build_demo() -> gr.Blocks:
 
 if __name__ == "__main__":
     limit_malloc_arenas()
+    print(f"models run on: {device_plan().label}", flush=True)  # chosen once, here
     build_demo().queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -3,7 +3,8 @@
 Like TransformerLens' ActivationCache: run the model once with attentions and
 hidden states, keep everything as numpy on the CPU, and let every view re-slice
 it. Shapes use T for tokens, L for layers, H for heads, D for the model width,
-V for the vocabulary, K for the stored top candidates.
+V for the vocabulary, K for the stored top candidates. Whatever device the model
+runs on, every array in an Analysis is float32 (or int64) numpy on the CPU.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from models.device import to_numpy
 from models.errors import AnatomyError
 from models.loading.catalog import DECODER, ENCODER, ENCODER_DECODER
 from models.loading.load import LoadedModel
@@ -100,7 +102,7 @@ def _expect(array: np.ndarray, shape: tuple, name: str) -> None:
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().to(torch.float32).cpu().numpy()
+    return to_numpy(tensor.to(torch.float32))
 
 
 def position_embedding_module(model: torch.nn.Module) -> torch.nn.Module | None:
@@ -253,6 +255,8 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
     if loaded.family == ENCODER_DECODER:
         inputs["decoder_input_ids"], decoder_tokens = _decoder_inputs(loaded, text_pair)
 
+    device = loaded.model.device
+    on_device = {name: value.to(device) for name, value in inputs.items()}
     captured: dict[str, torch.Tensor] = {}
     embedder = loaded.model.get_encoder() if loaded.family == ENCODER_DECODER else loaded.model
     # Hooks go on the shared model only while this pass holds its lock: registered
@@ -264,7 +268,7 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
             hooks.append(_capture(position_module, "position", captured))
         try:
             with torch.inference_mode():
-                out = loaded.model(**inputs, output_attentions=True, output_hidden_states=True)
+                out = loaded.model(**on_device, output_attentions=True, output_hidden_states=True)
         finally:
             for hook in hooks:
                 hook.remove()
@@ -291,6 +295,8 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
         if position.shape[0] != t:
             position = None
     logits = getattr(out, "logits", None) if loaded.has_lm_head else None
+    if logits is not None:  # summarised on the CPU in float32 (a no-op for CPU models)
+        logits = logits.to(device="cpu", dtype=torch.float32)
     last, top_ids, top_logits, lse = _lm_summary(logits[0]) if logits is not None else (None,) * 4
     extra = {}
     if logits is not None and loaded.family in (DECODER, ENCODER_DECODER):

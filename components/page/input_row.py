@@ -15,7 +15,7 @@ from components.page.context import (
     session_key,
 )
 from components.page.i18n import t
-from models.loading.catalog import BUNDLED, DEFAULT_MODEL, SUGGESTED
+from models.loading.catalog import BUNDLED, DEFAULT_MODEL, SUGGESTED, source_kind
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "assets" / "examples.json"
 DEFAULT_TEXT = "The capital of France is"
@@ -34,13 +34,12 @@ def example_choices() -> list[tuple[str, int]]:
 def model_choices(lang: str = "en") -> list[tuple[str, str]]:
     """Dropdown choices: bundled first (marked), then suggested Hub ids, in `lang`."""
 
-    def label(entry, source: str) -> str:
+    def label(entry) -> str:
         family = t(f"family.{entry.family}", lang)
-        return f"{entry.id}  · {t(f'app.source_{source}', lang)}, {family}"
+        source = source_kind(entry)  # where it loads from on this server, in English
+        return f"{entry.id}  · {family} · {t(f'source.{source}', lang) if lang != 'en' else source}"
 
-    return [(label(e, "bundled"), e.id) for e in BUNDLED] + [
-        (label(e, "hub"), e.id) for e in SUGGESTED
-    ]
+    return [(label(e), e.id) for e in BUNDLED + SUGGESTED]
 
 
 def status_line(key: list, lang: str) -> str:

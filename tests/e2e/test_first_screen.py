@@ -74,8 +74,8 @@ def test_presentation_mode_grows_chips_controls_and_plots(browser, app_url):
         page.locator("#tab-tokenization-button").click()
         page.locator("#tok-chips .tok-chip").first.wait_for()
         sizes = page.evaluate(
-            """() => ['.tok-text', '.tok-id'].map(s =>
-                 parseFloat(getComputedStyle(document.querySelector('#tok-chips ' + s)).fontSize))"""
+            """() => ['.tok-text', '.tok-id'].map(s => parseFloat(
+                 getComputedStyle(document.querySelector('#tok-chips ' + s)).fontSize))"""
         )
         assert sizes[0] >= 28 and sizes[1] >= 16, sizes
         page.screenshot(path=str(screenshot_dir() / "presentation-1920-tokenization.png"))
