@@ -205,19 +205,12 @@ def relabel_paths(lang: str):
     return gr.update(choices=path_choices(lang))
 
 
-def update_choices(key: list, representation: str, index, lang: str):
-    """Refresh the representation and token dropdowns for a new analysis (or language)."""
+def update_choices(key: list, lang: str):
+    """The representation choices in `lang`. Values are not written: the language
+    switch must not race the new-key handler that owns them."""
     if not key:
-        return gr.update(), gr.update()
-    analysis = analysis_for(key, lang)
-    choices = representation_choices(analysis.n_layers, lang)
-    values = [value for _, value in choices]
-    tokens = _token_choices(analysis)
-    keep = int(index) if index is not None and int(index) < analysis.n_tokens else 0
-    return (
-        gr.update(choices=choices, value=representation if representation in values else TOKEN),
-        gr.update(choices=tokens, value=keep),
-    )
+        return gr.update()
+    return gr.update(choices=representation_choices(analysis_for(key, lang).n_layers, lang))
 
 
 def first_word(analysis) -> int:
@@ -244,6 +237,16 @@ def controls_for_new_key(key: list, representation: str, method: str, paths: str
         gr.update(value=paths),
         gr.update(choices=_token_choices(analysis), value=token),
     )
+
+
+def on_new_key(key, representation, method, paths, index, lang, progress=gr.Progress()):
+    """The controls for a new key (wanted values applied) and the views drawn with them,
+    in one answer: with keys coming quickly, the last key's answer lands last."""
+    controls = controls_for_new_key(key, representation, method, paths, lang)
+    if not key:
+        return (*controls, gr.update(), gr.update(), gr.update(), gr.update())
+    representation, method, paths, index = (update.get("value") for update in controls)
+    return (*controls, *render_view(key, representation, method, paths, index, lang, progress))
 
 
 def _token_choices(analysis) -> list[tuple[str, int]]:
@@ -294,17 +297,15 @@ def build(ctx: PanelContext) -> None:
     private = {"api_visibility": "private"}
     draw = (render_view_with_progress, inputs, outputs)
     ctx.key.change(
-        controls_for_new_key,
-        [ctx.key, representation, method, paths, ctx.lang],
-        [representation, method, paths, token],
+        on_new_key,
+        inputs,
+        [representation, method, paths, token, *outputs],
+        concurrency_limit=2,
         **private,
-    ).then(*draw, concurrency_limit=2, **private)
-    ctx.lang.change(
-        update_choices,
-        [ctx.key, representation, token, ctx.lang],
-        [representation, token],
-        **private,
-    ).then(*draw, concurrency_limit=2, **private)
+    )
+    ctx.lang.change(update_choices, [ctx.key, ctx.lang], representation, **private).then(
+        *draw, concurrency_limit=2, **private
+    )
     ctx.lang.change(relabel_paths, ctx.lang, paths, api_visibility="private", queue=False)
     for control in (representation, method, paths, token):
         control.input(*draw, concurrency_limit=2, trigger_mode="always_last", **private)

@@ -152,6 +152,30 @@ def knobs_for_new_key(key, temperature, top_k, top_p) -> tuple:
     return tuple(values)
 
 
+def on_new_key(key, temperature, top_k, top_p, shown, sample, seed, lang):
+    """Everything the tab shows for a new key, in one answer: the knobs (wanted values
+    applied), no generated tokens, the bars and the views that read the text. With keys
+    coming quickly, the last key's answer lands last."""
+    if not key:
+        return (gr.skip(),) * 12
+    temperature, top_k, top_p = knobs_for_new_key(key, temperature, top_k, top_p)
+    state, slider, continuation = reset(key, lang)
+    position = slider.get("value")
+    bars = distribution_view(
+        key, state, position, temperature, top_k, top_p, shown, sample, seed, lang
+    )
+    return (
+        temperature,
+        top_k,
+        top_p,
+        state,
+        slider,
+        continuation,
+        *bars,
+        *inside_views(key, state, lang),
+    )
+
+
 def extend(key, state, n_tokens, temperature, top_k, top_p, sample, seed, lang):
     """The generate buttons: append tokens, move the position slider to the new end."""
     analysis = analysis_for(key, lang)
@@ -270,10 +294,13 @@ def _wire(
         [ctx.key, state, ctx.lang],
         [notice, surprise, lens, masks],
     )
-    knob_io = ([ctx.key, temperature, top_k, top_p], [temperature, top_k, top_p])
-    started = ctx.key.change(knobs_for_new_key, *knob_io, **private)
-    started = started.then(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
-    started.then(*bars, **private).then(*views, **private)
+    ctx.key.change(
+        on_new_key,
+        [ctx.key, temperature, top_k, top_p, shown, sample, seed, ctx.lang],
+        [temperature, top_k, top_p, state, position, continuation, plot, summary]
+        + [notice, surprise, lens, masks],
+        **private,
+    )
     cleared = clear.click(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
     cleared.then(*bars, **private).then(*views, **private)
     ctx.lang.change(

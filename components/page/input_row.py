@@ -4,6 +4,7 @@ with the status line under it saying which analysis is on screen."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -42,6 +43,15 @@ def model_choices(lang: str = "en") -> list[tuple[str, str]]:
     return [(label(e), e.id) for e in BUNDLED + SUGGESTED]
 
 
+MARKDOWN_SIGNS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+
+
+def plain(text: str) -> str:
+    """`text` with Markdown's signs escaped: a model id or an error message in the
+    status line shows as typed (``![x](https://...)`` must not load an image)."""
+    return MARKDOWN_SIGNS.sub(r"\\\1", text)
+
+
 def status_line(key: list, lang: str) -> str:
     """One sentence saying which analysis the panels show."""
     if not key:
@@ -50,7 +60,7 @@ def status_line(key: list, lang: str) -> str:
     return t(
         "app.status_ready",
         lang,
-        model=analysis.model_id,
+        model=plain(analysis.model_id),
         family=t(f"family.{analysis.family}", lang),
         layers=analysis.n_layers,
         heads=analysis.n_heads,
@@ -73,7 +83,7 @@ def analyse(
         analysis_for(key, lang, progress=report)
     except gr.Error as error:
         still = status_line(shown, lang) if shown else ""
-        return gr.update(), t("app.status_failed", lang, error=error.message, shown=still)
+        return gr.update(), t("app.status_failed", lang, error=plain(error.message), shown=still)
     return key, status_line(key, lang)
 
 

@@ -134,12 +134,12 @@ def build(ctx: PanelContext) -> None:
     inputs_ = [ctx.key, ctx.lang, show_special]
     private = {"api_visibility": "private"}
     ctx.share(show_special, "special")
-    ctx.key.change(
-        lambda key, shown: asked(key, "special", shown, bool),
-        [ctx.key, show_special],
-        show_special,
-        **private,
-    ).then(render_panel, inputs_, outputs, **private)
+
+    def on_new_key(key, lang, shown):  # one answer per key: the checkbox and the views
+        shown = asked(key, "special", shown, bool)
+        return (shown, *render_panel(key, lang, shown))
+
+    ctx.key.change(on_new_key, inputs_, [show_special, *outputs], **private)
     for event in (ctx.lang.change, show_special.input):
         event(render_panel, inputs_, outputs, **private)
     gr.api(tokenize, api_name="tokenize")

@@ -40,7 +40,7 @@ def test_opening_a_head_from_the_overview_brings_its_heatmap_into_view(browser, 
     page = open_page(browser, f"{app_url}?tab=attention")
     try:
         status_of(page, SMOLLM2)
-        cell = page.locator("#attention-overview tbody tr").nth(2).locator("td").nth(4)
+        cell = page.locator("#attention-overview [role=gridcell][data-row='2'][data-col='4']")
         cell.scroll_into_view_if_needed()
         cell.click()
         title = plot_title(page, "#attention-heatmap", "head 3")
