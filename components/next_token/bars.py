@@ -20,7 +20,7 @@ from components.page.context import escape
 from components.page.i18n import t
 from components.page.theme import CATEGORICAL, MASKED, style
 from models.analysis import Analysis
-from models.lenses.sampling import Distribution, distribution
+from models.lenses.sampling import Distribution, distribution, ranked_ids
 
 KEPT_COLOUR = CATEGORICAL[0]  # blue
 FINAL_COLOUR = CATEGORICAL[1]  # orange
@@ -64,10 +64,7 @@ def from_logits(logits: np.ndarray, temperature, top_k, top_p, shown: int, decod
 
 def from_distribution(logits: np.ndarray, dist: Distribution, shown: int, decode: Decode):
     """The `shown` most likely of a full distribution [V] (kept ones first)."""
-    shown = max(1, min(int(shown), logits.shape[0]))
-    # the cuts keep the most likely tokens, so the kept ones come first in this order
-    head = np.argpartition(-dist.probs, shown - 1)[:shown]
-    order = head[np.lexsort((-dist.probs[head], -dist.final[head]))]
+    order = ranked_ids(logits, dist, shown)
     log_total = float(np.logaddexp.reduce(logits.astype(np.float64)))
     return Candidates(
         ids=order,

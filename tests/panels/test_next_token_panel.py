@@ -54,6 +54,15 @@ def test_api_cuts_are_marked_and_renormalised(tiny):
     assert result["candidates"][:5] == kept
 
 
+def test_api_at_temperature_zero_keeps_the_runners_up_in_the_logits_order():
+    result = panel.next_token(SMOLLM2, ENGLISH, 0.0, 0, 1.0)
+    candidates = result["candidates"]
+    expected = torch.topk(model_logits(SMOLLM2, ENGLISH)[-1], len(candidates)).indices
+    assert [c["id"] for c in candidates] == expected.tolist()
+    assert candidates[0]["token"] == " Paris" and candidates[0]["prob"] == 1.0
+    assert [c["kept"] for c in candidates] == [True] + [False] * (len(candidates) - 1)
+
+
 @pytest.mark.parametrize(
     ("knobs", "words"), [((-1, 0, 1.0), "emperature"), ((1.0, -2, 1.0), "top-k")]
 )
