@@ -276,6 +276,7 @@ def summary(candidates: Candidates, lang: str) -> str:
             "nt.summary_mass",
             lang,
             shown=len(candidates.ids),
+            n=len(candidates.ids),
             mass=f"{candidates.shown_mass:.1%}",
             rest=f"{max(0.0, 1 - candidates.shown_mass):.1%}",
             others=f"{candidates.vocab - len(candidates.ids):,}",
@@ -292,7 +293,7 @@ def summary(candidates: Candidates, lang: str) -> str:
             )
         )
     if candidates.n_kept is not None:
-        lines.append(t("nt.summary_kept", lang, kept=f"{candidates.n_kept:,}"))
+        lines.append(t("nt.summary_kept", lang, kept=f"{candidates.n_kept:,}", n=candidates.n_kept))
     else:
         lines.append(t("nt.summary_stored", lang))
     if candidates.actual_prob is not None:
