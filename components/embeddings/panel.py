@@ -17,6 +17,7 @@ from components.embeddings import words as embeddings_words
 from components.embeddings.plots import (
     INPUT,
     TOKEN,
+    chosen_token,
     layer_of,
     neighbour_rows,
     paths_figure,
@@ -152,7 +153,7 @@ def render_view(key: list, representation: str, method: str, paths: str, index, 
     if not key:
         return gr.update(), gr.update(), gr.update(), gr.update()
     analysis = analysis_for(key, lang)
-    index = int(index or 0) if index is not None and int(index) < analysis.n_tokens else 0
+    index = chosen_token(analysis, index)
     representation = representation or TOKEN
     try:
         if paths == PATHS_OFF:
@@ -192,11 +193,13 @@ def update_choices(key: list, representation: str, index, lang: str):
     if not key:
         return gr.update(), gr.update()
     analysis = analysis_for(key, lang)
-    choices = representation_choices(analysis.n_layers, lang)
+    choices = representation_choices(
+        analysis.n_layers, lang, adds_position=analysis.position_embeddings is not None
+    )
     values = [value for _, value in choices]
     # a dropdown shows plain text (no HTML), so its labels are not escaped
     tokens = [(f"{i}:{tok.text}", i) for i, tok in enumerate(analysis.tokens)]
-    keep = int(index) if index is not None and int(index) < analysis.n_tokens else 0
+    keep = chosen_token(analysis, index, allow_special=False)
     return (
         gr.update(choices=choices, value=representation if representation in values else TOKEN),
         gr.update(choices=tokens, value=keep),

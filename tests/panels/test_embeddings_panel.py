@@ -13,9 +13,17 @@ import pytest
 from components.embeddings import panel as embeddings
 from components.embeddings import positions as embeddings_positions
 from components.embeddings import words as embeddings_words
-from components.embeddings.plots import representation_choices, sentence_vectors
+from components.embeddings.plots import (
+    LABEL_CHARS,
+    MAX_LABELLED,
+    representation_choices,
+    sentence_vectors,
+)
+from components.page.theme import CATEGORICAL
 from models.lenses.background import token_vectors, word_text
 from models.lenses.projection import space
+from models.loading.catalog import GEMMA3, MINILM, SMOLLM2
+from models.loading.load import load_model
 from models.results import AnalysisKey, get_analysis
 
 KOREAN = "배를 타고 배를 먹었다 <b>"
@@ -143,3 +151,60 @@ def test_every_string_has_natural_korean():
         english_words = re.sub(r"\{[^}]*\}", "", strings["en"][key])
         if any(ch.isalpha() for ch in english_words):
             assert any("가" <= ch <= "힣" for ch in text), key
+
+
+BOATS = "배가 아파서 배를 먹고 배를 타러 갔다"
+
+
+@pytest.mark.parametrize(("model", "text"), [(MINILM, "The river bank"), (GEMMA3, BOATS)])
+def test_the_selected_token_starts_on_the_first_real_word(model, text):
+    tokenizer = load_model(model).tokenizer
+    special = tokenizer(text, return_special_tokens_mask=True)["special_tokens_mask"]
+    assert special[0] == 1  # [CLS] / <bos> comes first
+    first_word = special.index(0)
+    _, token = embeddings.update_choices(_key(model, text), "token", 0, "en")
+    assert token["value"] == first_word
+    _, kept = embeddings.update_choices(_key(model, text), "token", first_word + 1, "en")
+    assert kept["value"] == first_word + 1
+    *_, table, _ = embeddings.render_view(_key(model, text), "token", "pca", "off", None, "en")
+    query = get_analysis(model, text).tokens[first_word].text
+    assert table["data"][0][1] in (repr(query), repr(query.lower()))  # itself is nearest
+
+
+def test_all_token_paths_get_a_colour_each_so_the_three_boats_differ():
+    figure, *_ = embeddings.render_view(_key(GEMMA3, BOATS), "1", "pca", "all", 0, "en")
+    analysis = get_analysis(GEMMA3, BOATS)
+    assert analysis.n_tokens > len(CATEGORICAL)
+    lines = [trace for trace in figure.data if trace.mode == "lines+markers"]
+    colours = [line.line.color for line in lines]
+    assert len(set(colours)) == analysis.n_tokens
+    boats = [i for i, tok in enumerate(analysis.tokens) if tok.text.strip() == "배"]
+    assert len(boats) == 3 and len({colours[i] for i in boats}) == 3
+
+
+def test_3d_labels_are_short_spread_out_and_dropped_when_crowded(tiny):
+    text = "internationalization supercalifragilistic ok"
+    figure, *_ = embeddings.render_view(
+        _key(tiny["tiny-gpt2"], text), "token", "pca", "off", 0, "en"
+    )
+    tokens = figure.data[1]
+    assert all(len(label.partition(":")[2]) <= LABEL_CHARS + 1 for label in tokens.text)
+    assert len(set(tokens.textposition)) > 1
+    many = " ".join(["word"] * (MAX_LABELLED + 5))
+    crowded, *_ = embeddings.render_view(
+        _key(tiny["tiny-gpt2"], many), "token", "pca", "off", 0, "en"
+    )
+    assert crowded.data[1].mode == "markers"
+
+
+def test_a_rotary_model_says_nothing_is_added_before_block_1(tiny):
+    rotary, _ = embeddings.update_choices(_key(SMOLLM2, "The cat"), "token", 0, "en")
+    learned, _ = embeddings.update_choices(_key(tiny["tiny-bert"], "the cat"), "token", 0, "en")
+    assert dict((v, k) for k, v in rotary["choices"])["input"] == (
+        "input to block 1 (no position added: rotary)"
+    )
+    assert (
+        dict((v, k) for k, v in learned["choices"])["input"] == "token + position (enters block 1)"
+    )
+    korean, _ = embeddings.update_choices(_key(SMOLLM2, "The cat"), "token", 0, "ko")
+    assert "회전" in dict((v, k) for k, v in korean["choices"])["input"]
