@@ -229,3 +229,29 @@ def test_views_wait_quietly_until_something_is_analysed():
     skipped = panel.distribution_view([], {}, 0, 1.0, 0, 1.0, 10, False, 42, "en")
     assert skipped == (gr.skip(), gr.skip())
     assert panel.inside_views([], {}, "ko") == (gr.skip(),) * 4
+
+
+def _nice_step(span: float, ticks: int = 10) -> float:
+    """The 1-2-5 step plotly picks for about `ticks` ticks over `span`."""
+    raw = span / ticks
+    power = 10 ** np.floor(np.log10(raw))
+    return float(min(m * power for m in (1, 2, 5, 10) if m * power >= raw))
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 2.5, 3.0])
+def test_probability_ticks_stay_distinct_and_the_legend_sits_under_the_chart(temperature):
+    key = list(AnalysisKey.of(SMOLLM2, ENGLISH))
+    figure, _ = panel.distribution_view(
+        key, {"key": key, "ids": []}, 100, temperature, 5, 0.9, 10, False, 42, "en"
+    )
+    axis = figure.layout.xaxis
+    decimals = int(re.fullmatch(r"\.(\d)%", axis.tickformat).group(1))
+    span = axis.range[1]
+    for ticks in (5, 10):
+        step = _nice_step(span, ticks)
+        labels = [f"{v:.{decimals}%}" for v in np.arange(0, span, step)]
+        assert len(set(labels)) == len(labels), labels
+    legend = figure.layout.legend
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
+    assert figure.layout.margin.b >= 100
+    assert all(text.endswith("%") and text != "0.0%" for text in figure.data[0].text)
