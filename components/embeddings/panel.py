@@ -116,6 +116,13 @@ def trajectories_figure(analysis, representation: str, which: list[int], lang: s
     )
 
 
+def path_tokens(analysis) -> list[int]:
+    """The tokens "all tokens" draws: the words, without <bos> / [CLS] / [SEP], whose
+    vectors sit far from every word's and would squeeze the words' paths together."""
+    words = [i for i, tok in enumerate(analysis.tokens) if not tok.special]
+    return words or list(range(analysis.n_tokens))
+
+
 def neighbours_table(analysis, representation: str, index: int, lang: str) -> dict:
     """Nearest vocabulary tokens of one token: input embedding and in context."""
     model_id = analysis.model_id
@@ -159,7 +166,7 @@ def render_view(key: list, representation: str, method: str, paths: str, index, 
         if paths == PATHS_OFF:
             figure = space_figure(analysis, representation, method, lang)
         else:
-            which = [index] if paths == PATHS_ONE else list(range(analysis.n_tokens))
+            which = [index] if paths == PATHS_ONE else path_tokens(analysis)
             figure = trajectories_figure(analysis, representation, which, lang)
         similarity = cosine_matrix(sentence_vectors(analysis, representation))
         heatmap = similarity_figure(similarity, token_labels(analysis), lang)
@@ -240,6 +247,7 @@ def build(ctx: PanelContext) -> None:
                 table = gr.Dataframe(
                     headers=["#", t("emb.nb_input"), "cos", t("emb.nb_context", layer="L"), "cos "],
                     interactive=False,
+                    wrap=True,  # long headers and Korean pieces wrap instead of being cut
                     elem_id="emb-neighbours",
                 )
         with gr.Column(scale=1):

@@ -85,11 +85,28 @@ def scene_label(label: str) -> str:
     """A short label for the 3D scene: the text (after an 'i:' position) cut to
     LABEL_CHARS characters, its surrounding spaces dropped."""
     index, colon, text = label.partition(":")
-    if not (colon and index.isdigit()):
+    if not (colon and index.replace(",", "").isdigit()):
         index, text = "", label
     text = text.strip() or text
     short = f"{text[:LABEL_CHARS]}…" if len(text) > LABEL_CHARS else text
     return f"{index}:{short}" if index else short
+
+
+def merged_labels(points: np.ndarray, labels: list[str]) -> list[str]:
+    """One label per spot: tokens on the same point (a repeated word before any
+    position is added) share one label, '1,6,10:배', instead of writing over each other."""
+    spots: dict[tuple, list[int]] = {}
+    for i, point in enumerate(np.round(np.asarray(points, dtype=np.float64), 4)):
+        spots.setdefault(tuple(point), []).append(i)
+    merged = [""] * len(labels)
+    for members in spots.values():
+        parts = [labels[i].partition(":") for i in members]
+        if len(members) > 1 and all(colon and index.isdigit() for index, colon, _ in parts):
+            texts = list(dict.fromkeys(text for _, _, text in parts))
+            merged[members[0]] = ",".join(index for index, _, _ in parts) + ":" + "/".join(texts)
+        else:
+            merged[members[0]] = labels[members[0]]
+    return merged
 
 
 def label_positions(n: int) -> list[str]:
@@ -148,7 +165,7 @@ def scatter_figure(
             y=points[:, 1],
             z=points[:, 2],
             mode=mode,
-            text=[scene_label(label) for label in labels],
+            text=[scene_label(label) if label else "" for label in merged_labels(points, labels)],
             textposition=label_positions(len(labels)),
             hovertext=hover,
             hovertemplate="%{hovertext}<extra></extra>",

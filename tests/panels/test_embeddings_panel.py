@@ -19,6 +19,7 @@ from components.embeddings.plots import (
     representation_choices,
     sentence_vectors,
 )
+from components.page.i18n import t
 from components.page.theme import CATEGORICAL
 from models.lenses.background import token_vectors, word_text
 from models.lenses.projection import space
@@ -58,11 +59,11 @@ def test_api_last_layer_alias_and_bad_arguments(tiny):
 def test_view_draws_background_and_every_token_with_escaped_korean_labels(tiny):
     model = tiny["tiny-gpt2"]
     figure, heatmap, table, note = embeddings.render_view(
-        _key(model, KOREAN), "token", "pca", "off", 0, "ko"
+        _key(model, KOREAN), "1", "pca", "off", 0, "ko"
     )
     background, tokens = figure.data
     analysis = get_analysis(model, KOREAN)
-    assert len(background.x) == len(space(model, "token", "pca").background_ids)
+    assert len(background.x) == len(space(model, "1", "pca").background_ids)
     assert len(tokens.x) == analysis.n_tokens
     assert "0:배" in tokens.text  # WebGL text is drawn raw, never parsed as HTML
     assert any(label.endswith("<") for label in tokens.text)
@@ -174,11 +175,13 @@ def test_the_selected_token_starts_on_the_first_real_word(model, text):
 def test_all_token_paths_get_a_colour_each_so_the_three_boats_differ():
     figure, *_ = embeddings.render_view(_key(GEMMA3, BOATS), "1", "pca", "all", 0, "en")
     analysis = get_analysis(GEMMA3, BOATS)
-    assert analysis.n_tokens > len(CATEGORICAL)
+    words = [i for i, tok in enumerate(analysis.tokens) if not tok.special]
+    assert len(words) > len(CATEGORICAL)
     lines = [trace for trace in figure.data if trace.mode == "lines+markers"]
-    colours = [line.line.color for line in lines]
-    assert len(set(colours)) == analysis.n_tokens
-    boats = [i for i, tok in enumerate(analysis.tokens) if tok.text.strip() == "배"]
+    assert [line.name.split(":")[0] for line in lines] == [str(i) for i in words]  # no <bos>
+    colours = {int(line.name.split(":")[0]): line.line.color for line in lines}
+    assert len(set(colours.values())) == len(words)
+    boats = [i for i in words if analysis.tokens[i].text.strip() == "배"]
     assert len(boats) == 3 and len({colours[i] for i in boats}) == 3
 
 
@@ -208,3 +211,29 @@ def test_a_rotary_model_says_nothing_is_added_before_block_1(tiny):
     )
     korean, _ = embeddings.update_choices(_key(SMOLLM2, "The cat"), "token", 0, "ko")
     assert "회전" in dict((v, k) for k, v in korean["choices"])["input"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_long_titles_wrap_and_the_top_margin_holds_them(tiny, lang):
+    figure, distance, _ = embeddings_words.render_words(tiny["tiny-gpt2"], "dog, cat", lang)
+    title = figure.layout.title.text
+    lines = title.split("<br>")
+    assert "".join(lines).replace(" ", "") == t("emb.words_title", lang).replace(" ", "")
+    assert all(sum(2 if "가" <= ch <= "힣" else 1 for ch in line) <= 52 for line in lines)
+    assert figure.layout.margin.t >= 24 * len(lines) + 20
+
+
+def test_repeated_tokens_share_one_label_where_their_points_coincide():
+    figure, *_ = embeddings.render_view(_key(GEMMA3, BOATS), "token", "pca", "off", 1, "en")
+    analysis = get_analysis(GEMMA3, BOATS)
+    labels = list(figure.data[1].text)
+    by_id: dict[int, list[int]] = {}
+    for i, tok in enumerate(analysis.tokens):
+        by_id.setdefault(tok.id, []).append(i)
+    repeated = [members for members in by_id.values() if len(members) > 1]
+    assert repeated  # "배" and "를" come back with the same id
+    for members in repeated:
+        written = [labels[i] for i in members if labels[i]]
+        assert written == [
+            ",".join(map(str, members)) + ":" + analysis.tokens[members[0]].text.strip()
+        ]
