@@ -153,8 +153,9 @@ def heatmap_figure(
     return go.Figure({"data": [trace], "layout": layout}, _validate=False)
 
 
-def caption(view: AttentionView, lang: str) -> str:
-    """The sentence under the heatmap: what the mask means, and the attention-sink note."""
+def caption(view: AttentionView, lang: str, hide_requested: bool = False) -> str:
+    """The sentence under the heatmap: what the mask means, and the attention-sink note;
+    with `hide_requested` on a text without special tokens, that there was none to hide."""
     if view.part == CROSS:
         lines = [t("attention.caption_cross", lang)]
     elif view.causal:
@@ -164,6 +165,8 @@ def caption(view: AttentionView, lang: str) -> str:
     lines.append(t("attention.caption_sinks", lang))
     if view.hidden_specials:
         lines.append(t("attention.caption_hidden", lang, n=view.hidden_specials))
+    elif hide_requested:
+        lines.append(t("attention.caption_no_specials", lang))
     return "\n\n".join(lines)
 
 

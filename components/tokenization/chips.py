@@ -41,6 +41,7 @@ CHIP_CSS = """
 .tok-group .tok-text { font-size: 12px; font-family: ui-monospace, monospace; }
 .tok-row { margin: 10px 0 2px; font-weight: 600; }
 .tok-row small { font-weight: 400; color: #444; }
+.tok-note { margin: 2px 0 6px; color: #444; font-size: 0.9em; }
 """
 
 
@@ -200,6 +201,14 @@ def _group_html(group: CharacterGroup, chips: list[Chip], text: str, lang: str) 
         f'<span class="tok-group-text" dir="auto">{shared}'
         f'</span><span class="tok-group-parts">{parts}</span></span>'
     )
+
+
+def special_note(chips: list[Chip], show_special: bool, lang: str) -> str:
+    """A short HTML note when special tokens are to be hidden but the tokenizer added
+    none (SmolLM2 adds no <bos>): the checkbox then changes nothing, and says why."""
+    if show_special or any(chip.special for chip in chips):
+        return ""
+    return f'<p class="tok-note">{escape(t("tok.no_specials", lang))}</p>'
 
 
 def chips_html(

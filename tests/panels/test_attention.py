@@ -325,3 +325,14 @@ def test_overview_text_is_the_more_readable_of_black_and_white_on_every_cell(tin
             seen.add(text)
     assert seen == {"#000000", "#FFFFFF"}
     assert text_colour(PATTERN_COLOURS[PREVIOUS_TOKEN]) == "#FFFFFF"  # the dark blue "prev"
+
+
+def test_hiding_special_tokens_says_so_when_the_model_adds_none(tiny):
+    plain = key_of(SMOLLM2, "The cat sat.")
+    assert not any(tok.special for tok in analysis_for(plain, "en").tokens)
+    _, note, _ = attention.render_head(plain, SELF, 0, -1, True, "en")
+    assert "adds no special tokens" in note
+    _, shown, _ = attention.render_head(plain, SELF, 0, -1, False, "en")
+    assert "adds no special tokens" not in shown
+    _, bert, _ = attention.render_head(key_of(tiny["tiny-bert"]), SELF, 0, -1, True, "en")
+    assert "special tokens hidden" in bert and "adds no special tokens" not in bert

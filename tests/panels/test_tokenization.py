@@ -31,7 +31,7 @@ from models.lenses.tokenizer_compare import (
 )
 from models.loading import bundled
 from models.loading.catalog import GEMMA3, MINILM, SMOLLM2
-from models.results import get_analysis
+from models.results import AnalysisKey, get_analysis
 from models.tokens import covered_text, group_by_character, tokenizer_kind
 
 TEXTS = {
@@ -399,3 +399,17 @@ def test_counts_of_one_read_in_the_singular():
     row = tokenization_compare.comparison_html([seg], "Hi", "en")
     assert "1 token ·" in row and "1 tokens" not in row
     assert "토큰 1개" in tokenization_compare.comparison_html([seg], "Hi", "ko")
+
+
+def test_hiding_special_tokens_says_so_when_the_model_adds_none(reference_tokenizers):
+    text = "The cat sat."
+    assert not any(
+        reference_tokenizers[SMOLLM2](text, return_special_tokens_mask=True)["special_tokens_mask"]
+    )
+    key = list(AnalysisKey.of(SMOLLM2, text))
+    hidden = tokenization.render_panel(key, "en", False)[0]
+    assert "adds no special tokens" in hidden
+    assert "adds no special tokens" not in tokenization.render_panel(key, "en", True)[0]
+    assert "특수 토큰" in tokenization.render_panel(key, "ko", False)[0]
+    with_specials = tokenization.render_panel(list(AnalysisKey.of(MINILM, text)), "en", False)[0]
+    assert "adds no special tokens" not in with_specials
