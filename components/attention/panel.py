@@ -145,7 +145,8 @@ def render_head(key: list, part: str, layer: int, head: int, hide_special: bool,
     view = attention_view(analysis, part, layer, head, bool(hide_special), lang)
     with_part = analysis.family == ENCODER_DECODER
     title = view_title(view, analysis.n_heads, lang, with_part=with_part)
-    return heatmap_figure(view, title, lang), caption(view, lang), head_summary(view, lang)
+    note = caption(view, lang, hide_requested=bool(hide_special))
+    return heatmap_figure(view, title, lang), note, head_summary(view, lang)
 
 
 def render_overview(key: list, part: str, metric: str, lang: str):

@@ -17,6 +17,8 @@ from components.embeddings import words as embeddings_words
 from components.embeddings.plots import (
     INPUT,
     TOKEN,
+    chosen_token,
+    default_token,
     layer_of,
     neighbour_rows,
     paths_figure,
@@ -116,6 +118,13 @@ def trajectories_figure(analysis, representation: str, which: list[int], lang: s
     )
 
 
+def path_tokens(analysis) -> list[int]:
+    """The tokens "all tokens" draws: the words, without <bos> / [CLS] / [SEP], whose
+    vectors sit far from every word's and would squeeze the words' paths together."""
+    words = [i for i, tok in enumerate(analysis.tokens) if not tok.special]
+    return words or list(range(analysis.n_tokens))
+
+
 def neighbours_table(analysis, representation: str, index: int, lang: str) -> dict:
     """Nearest vocabulary tokens of one token: input embedding and in context."""
     model_id = analysis.model_id
@@ -163,13 +172,13 @@ def render_view(
     ):
         # a first UMAP / t-SNE fit takes tens of seconds: say so instead of a wrong estimate
         progress(None, desc=t("emb.fitting", lang, method=method.upper()))
-    index = int(index or 0) if index is not None and int(index) < analysis.n_tokens else 0
+    index = chosen_token(analysis, index)
     representation = representation or TOKEN
     try:
         if paths == PATHS_OFF:
             figure = space_figure(analysis, representation, method, lang)
         else:
-            which = [index] if paths == PATHS_ONE else list(range(analysis.n_tokens))
+            which = [index] if paths == PATHS_ONE else path_tokens(analysis)
             figure = trajectories_figure(analysis, representation, which, lang)
         similarity = cosine_matrix(sentence_vectors(analysis, representation))
         heatmap = similarity_figure(similarity, token_labels(analysis), lang)
@@ -210,12 +219,9 @@ def update_choices(key: list, lang: str):
     switch must not race the new-key handler that owns them."""
     if not key:
         return gr.update()
-    return gr.update(choices=representation_choices(analysis_for(key, lang).n_layers, lang))
-
-
-def first_word(analysis) -> int:
-    """The first token that is not a special token (<bos>, [CLS]), else 0."""
-    return next((i for i, tok in enumerate(analysis.tokens) if not tok.special), 0)
+    analysis = analysis_for(key, lang)
+    adds_position = analysis.position_embeddings is not None
+    return gr.update(choices=representation_choices(analysis.n_layers, lang, adds_position))
 
 
 def controls_for_new_key(key: list, representation: str, method: str, paths: str, lang: str):
@@ -225,12 +231,14 @@ def controls_for_new_key(key: list, representation: str, method: str, paths: str
     if not key:
         return gr.update(), gr.update(), gr.update(), gr.update()
     analysis = analysis_for(key, lang)
-    choices = representation_choices(analysis.n_layers, lang)
+    choices = representation_choices(
+        analysis.n_layers, lang, adds_position=analysis.position_embeddings is not None
+    )
     values = [value for _, value in choices]
     representation = asked(key, "emb_layer", representation, choices=values)
     method = asked(key, "emb_method", method, choices=list(METHODS))
     paths = asked(key, "emb_paths", paths, choices=[PATHS_OFF, PATHS_ONE, PATHS_ALL])
-    token = asked(key, "emb_token", first_word(analysis), choices=range(analysis.n_tokens))
+    token = asked(key, "emb_token", default_token(analysis), choices=range(analysis.n_tokens))
     return (
         gr.update(choices=choices, value=representation if representation in values else TOKEN),
         gr.update(value=method),
@@ -288,6 +296,7 @@ def build(ctx: PanelContext) -> None:
                 table = gr.Dataframe(
                     headers=["#", t("emb.nb_input"), "cos", t("emb.nb_context", layer="L"), "cos "],
                     interactive=False,
+                    wrap=True,  # long headers and Korean pieces wrap instead of being cut
                     elem_id="emb-neighbours",
                 )
         with gr.Column(scale=1):

@@ -77,8 +77,8 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
     if not key:  # nothing analysed yet (e.g. the language switched first)
         return gr.skip(), gr.skip()
     analysis = analysis_for(key, lang)
-    if not analysis.has_lm_head:
-        return go.Figure(), inside.family_notice(analysis, lang)
+    if not analysis.has_lm_head:  # the notice above the chart says why, once
+        return go.Figure(), ""
     generated = gen.generated_ids(state, key)
     knobs = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
     try:
@@ -91,6 +91,45 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
     figure = view.bar_figure(candidates, lang, _title(analysis, int(position or 0), step, lang))
     text = view.summary(candidates, lang)
     return figure, f"{text}\n- {picks}" if picks else text
+
+
+# What `prediction_controls` returns an update for, in this order.
+PREDICTION_CONTROLS = (
+    "plot",
+    "temperature",
+    "top_k",
+    "top_p",
+    "position",
+    "shown",
+    "sample",
+    "seed",
+    "n_tokens",
+    "step_button",
+    "generate_button",
+    "reset_button",
+)
+
+
+def prediction_controls(key, lang) -> tuple:
+    """gr.update()s for PREDICTION_CONTROLS: what this analysis can predict is usable.
+
+    A decoder or an encoder-decoder gets everything. An encoder with a masked-LM head
+    keeps the chart, the position and the number shown (its fill-mask predictions) but
+    no sampling knobs or generation; an encoder without a head predicts nothing, so
+    the chart is hidden and every control is off (the notice says why).
+    """
+    if not key:
+        return tuple(gr.skip() for _ in PREDICTION_CONTROLS)
+    analysis = analysis_for(key, lang)
+    generates = analysis.has_lm_head and analysis.family != ENCODER
+    usable = dict.fromkeys(PREDICTION_CONTROLS, generates)
+    usable.update(position=analysis.has_lm_head, shown=analysis.has_lm_head)
+    return tuple(
+        gr.update(visible=analysis.has_lm_head)
+        if name == "plot"
+        else gr.update(interactive=usable[name])
+        for name in PREDICTION_CONTROLS
+    )
 
 
 def inside_views(key, state, lang):

@@ -62,6 +62,17 @@ def test_next_token_ranks_paris_first(client):
     assert result["entropy"] > 0
 
 
+def test_next_token_at_temperature_zero_lists_the_runners_up_by_logit(client):
+    result = client.predict(SMOLLM2, TEXT, 0.0, 0, 1.0, api_name="/next_token")
+    candidates = result["candidates"]
+    assert candidates[0]["token"] == " Paris" and candidates[0]["prob"] == 1.0
+    assert all(not c["kept"] and c["prob"] == 0 for c in candidates[1:])
+    logits = [c["logit"] for c in candidates]
+    assert logits == sorted(logits, reverse=True)
+    plain = client.predict(SMOLLM2, TEXT, 1.0, 0, 1.0, api_name="/next_token")["candidates"]
+    assert [c["id"] for c in candidates] == [c["id"] for c in plain]
+
+
 @pytest.mark.parametrize(
     ("args", "api_name", "words"),
     [
