@@ -25,7 +25,6 @@ from torch import nn
 
 from models.analysis import Analysis
 from models.errors import AnatomyError
-from models.lenses.residual import kinds_of
 from models.loading.catalog import ENCODER_DECODER
 from models.loading.layout import (
     POST,
@@ -311,5 +310,33 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / denominator) if denominator else 0.0
 
 
-def stream_kinds(layout: ModelLayout, part: str) -> tuple[str, ...]:
-    return kinds_of(layout.stack_of(part))
+@dataclass(frozen=True)
+class StreamView:
+    """What each block adds to the residual stream, for every token (from the one pass)."""
+
+    kinds: tuple[str, ...]  # attention, (cross,) ffn
+    stream: np.ndarray  # [L, T] |x|: the length of the stream entering each block
+    added: np.ndarray  # [L, S, T] |what each sub-layer adds|
+
+    @property
+    def relative(self) -> np.ndarray:
+        """[L, S, T] |added| / |stream entering the block|."""
+        return self.added / np.maximum(self.stream[:, None, :], 1e-12)
+
+    @property
+    def share(self) -> np.ndarray:
+        """[L, S, T] each sub-layer's share of the block's change (sums to 1 over S)."""
+        return self.added / np.maximum(self.added.sum(axis=1, keepdims=True), 1e-12)
+
+
+def residual_stream(analysis: Analysis, part: str = ENCODER) -> StreamView | None:
+    """The stream record of the encoder (or only) stack, or of the decoder; None when the
+    pass recorded none (a model whose block layout is unknown)."""
+    decoder = part == DECODER and analysis.family == ENCODER_DECODER
+    added = analysis.decoder_contribution_norms if decoder else analysis.contribution_norms
+    if added is None:
+        return None
+    hidden = analysis.decoder_hidden_states if decoder else analysis.hidden_states
+    stream = np.linalg.norm(hidden[:-1], axis=-1)  # [L, T] the input of each block
+    kinds = ("attention", "cross", "ffn") if added.shape[1] == 3 else ("attention", "ffn")
+    return StreamView(kinds, stream, added)

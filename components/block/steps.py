@@ -1,0 +1,272 @@
+"""One block, step by step, for one token: figures and text from a BlockSteps.
+
+Pure functions (BlockSteps -> plotly figure / Markdown). The numbers are the
+model's own: models.lenses.block re-runs the block and checks its output
+against the model's stored hidden state before anything here is drawn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from components.page.context import escape
+from components.page.i18n import t
+from components.page.theme import style
+from models.lenses.block import BlockSteps, cosine, stats
+
+STRIP_STEPS_SKIP = ("ffn_hidden",)  # a different width (d_ff): drawn apart
+NEURONS_LABELLED = 5
+
+
+def strip_steps(steps: BlockSteps) -> list[str]:
+    """The [D]-wide steps, in the block's order."""
+    return [name for name in steps.order if name not in STRIP_STEPS_SKIP]
+
+
+def step_table(steps: BlockSteps) -> dict[str, dict[str, float]]:
+    """step -> {mean, std, rms, norm, cosine with the input} (cosine: [D] steps only)."""
+    table = {}
+    for name in steps.order:
+        row = stats(steps.vectors[name])
+        if name not in STRIP_STEPS_SKIP:
+            row["cosine"] = cosine(steps.vectors[name], steps.vectors["input"])
+        table[name] = row
+    return table
+
+
+def steps_figure(steps: BlockSteps, lang: str) -> go.Figure:
+    """Top: each step's vector as one strip of D cells (each row scaled to its own largest
+    |value|, hover shows the real number). Bottom: its length |v| (bars) and its cosine
+    with the block input (dots, right axis)."""
+    names = strip_steps(steps)
+    labels = [t(f"block.step.{name}", lang) for name in names]
+    vectors = np.stack([steps.vectors[name] for name in names])  # [S, D]
+    peaks = np.abs(vectors).max(axis=1, keepdims=True)
+    scaled = vectors / np.where(peaks > 0, peaks, 1.0)
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        row_heights=[0.55, 0.45],
+        vertical_spacing=0.16,
+        specs=[[{}], [{"secondary_y": True}]],
+        subplot_titles=(t("block.fig_strips", lang), t("block.fig_lengths", lang)),
+    )
+    figure.add_trace(
+        go.Heatmap(
+            z=scaled,
+            y=labels,
+            customdata=vectors,
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-1,
+            zmax=1,
+            showscale=False,
+            hovertemplate="%{y}<br>dim %{x}: %{customdata:.4f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    table = step_table(steps)
+    figure.add_trace(
+        go.Bar(
+            x=labels,
+            y=[table[n]["norm"] for n in names],
+            name="|v|",
+            marker_color="#0072B2",
+            hovertemplate="%{x}<br>|v| = %{y:.4g}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=labels,
+            y=[table[n]["cosine"] for n in names],
+            mode="markers+lines",
+            name=t("block.cosine", lang),
+            marker=dict(size=9, color="#D55E00"),
+            line=dict(dash="dot", color="#D55E00"),
+            hovertemplate="%{x}<br>cos = %{y:.3f}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+        secondary_y=True,
+    )
+    figure.update_yaxes(autorange="reversed", row=1, col=1)
+    figure.update_yaxes(title_text="|v|", row=2, col=1, secondary_y=False)
+    figure.update_yaxes(title_text="cos", range=[-1.05, 1.05], row=2, col=1, secondary_y=True)
+    style(figure, None, height=640)
+    figure.update_layout(legend=dict(orientation="h", y=-0.12), meta={"steps": names})
+    return figure
+
+
+def norm_figure(steps: BlockSteps, lang: str) -> go.Figure:
+    """Histogram of the D values entering and leaving the block's first norm."""
+    first = steps.norms[0]
+    figure = go.Figure()
+    for values, key, colour in (
+        (first.before, "before", "#999999"),
+        (first.after, "after", "#E69F00"),
+    ):
+        figure.add_histogram(
+            x=values,
+            name=t(f"block.hist_{key}", lang),
+            opacity=0.65,
+            nbinsx=60,
+            marker_color=colour,
+        )
+    figure.update_layout(barmode="overlay")
+    figure.update_xaxes(title=t("block.hist_x", lang))
+    style(figure, t("block.hist_title", lang, norm=t(f"block.norm.{first.name}", lang)), height=340)
+    figure.update_layout(legend=dict(orientation="h", y=-0.3))
+    return figure
+
+
+def neurons_figure(steps: BlockSteps, lang: str) -> go.Figure:
+    """The FFN's hidden values (one bar per neuron), the strongest ones marked."""
+    hidden = steps.vectors["ffn_hidden"]
+    top = steps.top_neurons
+    colours = np.full(hidden.shape[0], "#A2507F", dtype=object)
+    colours[top] = "#D55E00"
+    figure = go.Figure(
+        go.Bar(
+            x=np.arange(hidden.shape[0]),
+            y=hidden,
+            marker_color=colours.tolist(),
+            marker_line_width=0,
+            hovertemplate="neuron %{x}: %{y:.4f}<extra></extra>",
+        )
+    )
+    for index in top[:NEURONS_LABELLED]:
+        figure.add_annotation(
+            x=index,
+            y=float(hidden[index]),
+            text=str(index),
+            showarrow=False,
+            yshift=10,
+            font=dict(size=11),
+        )
+    figure.update_xaxes(title=t("block.neurons_x", lang, f=hidden.shape[0]))
+    title = t("block.neurons_title", lang, share=f"{100 * steps.share_active:.0f}")
+    style(figure, title, height=340)
+    figure.update_layout(bargap=0)
+    return figure
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _norm_line(steps: BlockSteps, index: int, lang: str) -> str:
+    norm = steps.norms[index]
+    before, after = stats(norm.before), stats(norm.after)
+    name = t(f"block.norm.{norm.name}", lang)
+    scale = f"{norm.scale.mean():.3g} ({norm.scale.min():.3g} … {norm.scale.max():.3g})"
+    if steps.norm_kind == "rmsnorm":
+        return t(
+            "block.s_rmsnorm",
+            lang,
+            name=name,
+            before=_fmt(before["rms"]),
+            after=_fmt(after["rms"]),
+            scale=scale,
+        )
+    return t(
+        "block.s_layernorm",
+        lang,
+        name=name,
+        mean=_fmt(before["mean"]),
+        std=_fmt(before["std"]),
+        mean2=_fmt(after["mean"]),
+        std2=_fmt(after["std"]),
+        scale=scale,
+    )
+
+
+def summary(steps: BlockSteps, token_label: str, lang: str) -> str:
+    """The block in words, in its own order, with this token's numbers (Markdown)."""
+    table = step_table(steps)
+    token = f"<code>{escape(token_label)}</code>"
+    part = t("block.part_decoder_in", lang) if steps.part == "decoder" else ""
+    lines = [t(f"block.s_where_{steps.placement}", lang, layer=steps.layer, token=token, part=part)]
+    norm_index = 0
+    for name in steps.order:
+        row = table[name]
+        numbers = t(
+            "block.s_numbers",
+            lang,
+            norm=_fmt(row["norm"]),
+            cos=f"{row.get('cosine', float('nan')):.3f}",
+        )
+        if name == "ffn_hidden":
+            numbers = t(
+                "block.s_hidden_numbers",
+                lang,
+                f=steps.vectors[name].shape[0],
+                share=f"{100 * steps.share_active:.0f}",
+                top=", ".join(str(i) for i in steps.top_neurons[:NEURONS_LABELLED]),
+            )
+        text = t(f"block.s_{name}_{steps.placement}", lang)
+        if text == f"block.s_{name}_{steps.placement}":
+            text = t(
+                f"block.s_{name}", lang, heads=steps.n_heads, kv=steps.n_kv_heads, d=steps.head_dim
+            )
+        if name == "ffn_hidden" and steps.gated:
+            text += " " + t("block.s_gated", lang)
+        lines.append(f"**{t(f'block.step.{name}', lang)}**: {text} {numbers}")
+        while norm_index < len(steps.norms) and _norm_belongs(steps, name, norm_index):
+            lines.append(_norm_line(steps, norm_index, lang))
+            norm_index += 1
+    lines.append(t("block.s_check", lang, diff=f"{steps.max_difference:.1e}"))
+    return "\n".join(f"{n}. {line}" for n, line in enumerate(lines, 1))
+
+
+NORM_AFTER = {  # which step's line a norm's numbers follow
+    "attn_norm": ("attention_in", "after_attention"),
+    "post_attn_norm": ("attention",),
+    "cross_norm": ("cross_in", "after_cross"),
+    "ffn_norm": ("ffn_in", "output"),
+    "post_ffn_norm": ("ffn",),
+}
+
+
+def _norm_belongs(steps: BlockSteps, step: str, index: int) -> bool:
+    return step in NORM_AFTER.get(steps.norms[index].name, ())
+
+
+def as_json(steps: BlockSteps, tokens: list[str], decimals: int = 6) -> dict:
+    """The /block record."""
+    table = step_table(steps)
+    return {
+        "tokens": tokens,
+        "layer": steps.layer,
+        "token": steps.token,
+        "part": steps.part,
+        "norm_placement": steps.placement,
+        "norm_kind": steps.norm_kind,
+        "order": list(steps.order),
+        "vectors": {
+            name: np.round(steps.vectors[name].astype(np.float64), decimals).tolist()
+            for name in steps.order
+        },
+        "stats": {
+            name: {k: round(v, decimals + 2) for k, v in row.items()} for name, row in table.items()
+        },
+        "norms": [
+            {
+                "name": norm.name,
+                "before": stats(norm.before),
+                "after": stats(norm.after),
+                "scale_mean": float(norm.scale.mean()),
+            }
+            for norm in steps.norms
+        ],
+        "top_neurons": steps.top_neurons,
+        "share_active": steps.share_active,
+        "n_heads": steps.n_heads,
+        "n_kv_heads": steps.n_kv_heads,
+        "head_dim": steps.head_dim,
+        "max_difference": steps.max_difference,
+    }
