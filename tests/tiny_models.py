@@ -25,6 +25,8 @@ from transformers import (
     GPT2LMHeadModel,
     LlamaConfig,
     LlamaForCausalLM,
+    PhiConfig,
+    PhiForCausalLM,
     Qwen3Config,
     Qwen3ForCausalLM,
     T5Config,
@@ -186,6 +188,22 @@ def tiny_distilbert(folder: Path) -> Path:
     return _save(DistilBertForMaskedLM(config), tokenizer, folder)
 
 
+def tiny_phi(folder: Path) -> Path:
+    """Phi: attention and MLP side by side on one norm (a parallel block), a layout the
+    Block view does not know: it must say so instead of showing numbers."""
+    tokenizer = _byte_bpe()
+    config = PhiConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=512,
+        architectures=["PhiForCausalLM"],
+    )
+    return _save(PhiForCausalLM(config), tokenizer, folder)
+
+
 def _save(model: torch.nn.Module, tokenizer, folder: Path) -> Path:
     model.eval()
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,6 +221,7 @@ BUILDERS = {
     "tiny-gemma3": tiny_gemma3,
     "tiny-qwen3": tiny_qwen3,
     "tiny-distilbert": tiny_distilbert,
+    "tiny-phi": tiny_phi,
 }
 
 

@@ -30,6 +30,7 @@ HEIGHTS = {"norm": 0.55, "attention": 1.0, "cross_attention": 1.0, "ffn": 1.0, "
 GAP = 0.28
 WIDTH = 4.2  # box width, in plot units
 RESIDUAL_OFFSET = 2.7  # how far left of the column centre the residual path runs
+ADD_RADIUS = 0.12  # the ⊕ marker's radius, in x units (about 11 px)
 
 
 def norm_label(record: dict) -> str:
@@ -86,36 +87,28 @@ class _Canvas:
         self.shapes: list[dict] = []
         self.annotations: list[dict] = []
         self.hover = {"x": [], "y": [], "text": []}
+        self.adds = {"x": [], "y": []}  # residual additions, drawn as ⊕ markers
         self.boxes: list[str] = []  # what was drawn, top to bottom (figure meta, for tests)
 
     def box(self, x: float, top: float, height: float, kind: str, text: str, hover: str = ""):
         fill, line = COLOURS[kind]
-        if kind == "add":
-            r = height / 2
-            self.shapes.append(
-                dict(
-                    type="circle",
-                    x0=x - r,
-                    x1=x + r,
-                    y0=top - height,
-                    y1=top,
-                    fillcolor=fill,
-                    line=dict(color=line, width=1.5),
-                )
+        if kind == "add":  # a round marker (shapes stretch with the axes), no text
+            self.adds["x"].append(x)
+            self.adds["y"].append(top - height / 2)
+            self.boxes.append(kind)
+            return
+        self.shapes.append(
+            dict(
+                type="rect",
+                x0=x - WIDTH / 2,
+                x1=x + WIDTH / 2,
+                y0=top - height,
+                y1=top,
+                fillcolor=fill,
+                line=dict(color=line, width=1.5),
+                layer="below",
             )
-        else:
-            self.shapes.append(
-                dict(
-                    type="rect",
-                    x0=x - WIDTH / 2,
-                    x1=x + WIDTH / 2,
-                    y0=top - height,
-                    y1=top,
-                    fillcolor=fill,
-                    line=dict(color=line, width=1.5),
-                    layer="below",
-                )
-            )
+        )
         self.annotations.append(
             dict(x=x, y=top - height / 2, text=text, showarrow=False, font=dict(size=12))
         )
@@ -176,7 +169,7 @@ def _draw_stack(
     """One block (its sub-layers in order) inside a frame saying × N; returns the y under
     it and the y of each box kind drawn (the cross-attention's, for the encoder arrow)."""
     y = top - 0.45
-    canvas.label(x, top - 0.15, title, size=12, colour="#333333")
+    canvas.label(x - RESIDUAL_OFFSET - 0.9, top - 0.2, title, size=12, anchor="left")
     frame_top = top
     positions: dict[str, float] = {}
     branch_x = x - RESIDUAL_OFFSET
@@ -187,21 +180,24 @@ def _draw_stack(
             item = items[index]
             height = HEIGHTS[item["kind"]]
             canvas.arrow(x, y + GAP, x, y)
-            canvas.box(
-                x, y, height, item["kind"], item_label(item, record, lang), escape(item["module"])
-            )
+            text = item_label(item, record, lang)
+            if item["kind"] == "norm":  # which norm this is, in the model's own words
+                text += (
+                    f" <span style='font-size:10px;color:#666666'>{escape(item['module'])}</span>"
+                )
+            canvas.box(x, y, height, item["kind"], text, escape(item["module"]))
             positions.setdefault(item["kind"], y - height / 2)
             if item["kind"] == "add":
                 add_y = y - height / 2
             y -= height + GAP
         if add_y is not None:  # the residual path: around the sub-layer, into the add
             canvas.line([(x, branch_y), (branch_x, branch_y), (branch_x, add_y)], "#0072B2")
-            canvas.arrow(branch_x, add_y, x - HEIGHTS["add"] / 2, add_y, "#0072B2")
+            canvas.arrow(branch_x, add_y, x - ADD_RADIUS, add_y, "#0072B2")
     bottom = y + GAP - 0.15
     canvas.shapes.append(
         dict(
             type="rect",
-            x0=x - WIDTH / 2 - 1.0 - RESIDUAL_OFFSET + WIDTH / 2,
+            x0=x - RESIDUAL_OFFSET - 1.0,
             x1=x + WIDTH / 2 + 0.5,
             y0=bottom,
             y1=frame_top,
@@ -298,6 +294,13 @@ def architecture_figure(record: dict, lang: str) -> go.Figure:
             hovertemplate="%{text}<extra></extra>",
         )
     )
+    figure.add_scatter(
+        x=canvas.adds["x"],
+        y=canvas.adds["y"],
+        mode="markers",
+        marker=dict(symbol="circle-cross-open", size=22, color="#333333", line=dict(width=1.6)),
+        hoverinfo="skip",
+    )
     figure.update_layout(
         shapes=canvas.shapes,
         annotations=canvas.annotations,
@@ -337,14 +340,8 @@ def memory_rows(record: dict, n_tokens: int, kv_now: int, attention_now: int, la
         [t(f"block.mem_{dtype}", lang), human_bytes(size)]
         for dtype, size in record["weight_bytes"].items()
     ]
-    per_token = record["kv_cache_bytes_per_token"]
-    rows.append(
-        [
-            t("block.mem_kv_token", lang),
-            f"{human_bytes(per_token['bfloat16'])} (bf16) · "
-            f"{human_bytes(per_token['float32'])} (fp32)",
-        ]
-    )
+    for dtype, size in record["kv_cache_bytes_per_token"].items():
+        rows.append([t("block.mem_kv_token", lang, dtype=dtype), human_bytes(size)])
     rows.append([t("block.mem_kv_text", lang, n=n_tokens), human_bytes(kv_now)])
     rows.append([t("block.mem_attention_text", lang, n=n_tokens), human_bytes(attention_now)])
     return rows

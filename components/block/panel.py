@@ -92,6 +92,19 @@ def _n_layers(analysis: Analysis, part: str) -> int:
     return analysis.n_layers
 
 
+def _whole(value, default: int) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def _position(token, n_tokens: int) -> int:
+    """A picker value as a token position; anything out of range (or -1) is the last."""
+    token = _whole(token, -1)
+    return token if 0 <= token < n_tokens else n_tokens - 1
+
+
 def controls_for(key: list, part: str, layer, token, lang: str) -> tuple:
     """(part, layer, token) updates for a new analysis: ranges follow the model, values in
     range are kept (a shared link's layer and token survive), others are clamped."""
@@ -101,8 +114,8 @@ def controls_for(key: list, part: str, layer, token, lang: str) -> tuple:
     part = _part(analysis, part)
     labels = token_labels(analysis, part)
     last = _n_layers(analysis, part) - 1
-    layer = min(max(int(layer or 0), 0), last)
-    token = int(token) if token is not None and 0 <= int(token) < len(labels) else len(labels) - 1
+    layer = min(max(_whole(layer, 0), 0), last)
+    token = _position(token, len(labels))
     parts = [(t("block.part_encoder", lang), ENCODER), (t("block.part_decoder", lang), DECODER)]
     return (
         gr.update(choices=parts, value=part, visible=analysis.family == ENCODER_DECODER),
@@ -147,8 +160,8 @@ def render_steps(key: list, part: str, layer, token, lang: str):
     part = _part(analysis, part)
     labels = token_labels(analysis, part)
     # a picker can still hold the previous analysis's value for a moment: clamp, don't fail
-    layer = min(max(int(layer or 0), 0), _n_layers(analysis, part) - 1)
-    token = len(labels) - 1 if token is None or not 0 <= int(token) < len(labels) else int(token)
+    layer = min(max(_whole(layer, 0), 0), _n_layers(analysis, part) - 1)
+    token = _position(token, len(labels))
     try:
         steps = steps_for(analysis, layer, token, part)
     except AnatomyError as exc:
@@ -204,8 +217,9 @@ def build(ctx: PanelContext) -> None:
             )
             layer = gr.Slider(0, 29, value=0, step=1, label=t("block.layer"), elem_id="block-layer")
             token = gr.Dropdown(
-                [("0", 0)],
-                value=0,
+                [(t("block.token_last"), -1)],
+                value=-1,
+                allow_custom_value=True,  # a shared link's position arrives before the choices
                 label=t("block.token"),
                 info=t("block.token_info"),
                 elem_id="block-token",
@@ -266,3 +280,6 @@ def _wire(ctx, map_outputs, controls, step_outputs, stream_parts) -> None:
         render_stream, *stream_io, **PRIVATE
     )
     measure.change(render_stream, *stream_io, **PRIVATE)
+    ctx.lang.change(
+        lambda lang: gr.update(choices=view_choices(lang)), ctx.lang, measure, **PRIVATE
+    )

@@ -18,6 +18,7 @@ from models.lenses.block import BlockSteps, cosine, stats
 
 STRIP_STEPS_SKIP = ("ffn_hidden",)  # a different width (d_ff): drawn apart
 NEURONS_LABELLED = 5
+STRIP_PERCENTILE = 98
 
 
 def strip_steps(steps: BlockSteps) -> list[str]:
@@ -37,14 +38,16 @@ def step_table(steps: BlockSteps) -> dict[str, dict[str, float]]:
 
 
 def steps_figure(steps: BlockSteps, lang: str) -> go.Figure:
-    """Top: each step's vector as one strip of D cells (each row scaled to its own largest
-    |value|, hover shows the real number). Bottom: its length |v| (bars) and its cosine
-    with the block input (dots, right axis)."""
+    """Top: each step's vector as one strip of D cells (each row scaled to its own 98th
+    percentile of |value| and clipped, hover shows the real number). Bottom: its length
+    |v| (bars) and its cosine with the block input (dots, right axis)."""
     names = strip_steps(steps)
     labels = [t(f"block.step.{name}", lang) for name in names]
     vectors = np.stack([steps.vectors[name] for name in names])  # [S, D]
-    peaks = np.abs(vectors).max(axis=1, keepdims=True)
-    scaled = vectors / np.where(peaks > 0, peaks, 1.0)
+    # a few dimensions of the stream are often far larger than the rest ("massive
+    # activations"): scaling by the maximum would wash every other cell out
+    peaks = np.percentile(np.abs(vectors), STRIP_PERCENTILE, axis=1, keepdims=True)
+    scaled = np.clip(vectors / np.where(peaks > 0, peaks, 1.0), -1.0, 1.0)
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -103,24 +106,35 @@ def steps_figure(steps: BlockSteps, lang: str) -> go.Figure:
 
 
 def norm_figure(steps: BlockSteps, lang: str) -> go.Figure:
-    """Histogram of the D values entering and leaving the block's first norm."""
+    """Histograms of the D values entering (left) and leaving (right) the block's first norm,
+    each on its own axis: the stream's values can be hundreds of times larger."""
     first = steps.norms[0]
-    figure = go.Figure()
-    for values, key, colour in (
-        (first.before, "before", "#999999"),
-        (first.after, "after", "#E69F00"),
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.12,
+        subplot_titles=(t("block.hist_before", lang), t("block.hist_after", lang)),
+    )
+    for column, (values, colour) in enumerate(
+        ((first.before, "#999999"), (first.after, "#E69F00")), start=1
     ):
+        before_after = stats(values)
         figure.add_histogram(
             x=values,
-            name=t(f"block.hist_{key}", lang),
-            opacity=0.65,
-            nbinsx=60,
+            nbinsx=50,
             marker_color=colour,
+            showlegend=False,
+            hovertemplate="%{x}: %{y}<extra></extra>",
+            row=1,
+            col=column,
         )
-    figure.update_layout(barmode="overlay")
-    figure.update_xaxes(title=t("block.hist_x", lang))
-    style(figure, t("block.hist_title", lang, norm=t(f"block.norm.{first.name}", lang)), height=340)
-    figure.update_layout(legend=dict(orientation="h", y=-0.3))
+        figure.update_xaxes(
+            title=t("block.hist_axis", lang, **{k: f"{v:.3g}" for k, v in before_after.items()}),
+            row=1,
+            col=column,
+        )
+    norm = t(f"block.norm.{first.name}", lang)
+    style(figure, t("block.hist_title", lang, norm=norm, d=first.before.shape[0]), height=340)
     return figure
 
 
@@ -208,11 +222,10 @@ def summary(steps: BlockSteps, token_label: str, lang: str) -> str:
                 share=f"{100 * steps.share_active:.0f}",
                 top=", ".join(str(i) for i in steps.top_neurons[:NEURONS_LABELLED]),
             )
-        text = t(f"block.s_{name}_{steps.placement}", lang)
-        if text == f"block.s_{name}_{steps.placement}":
-            text = t(
-                f"block.s_{name}", lang, heads=steps.n_heads, kv=steps.n_kv_heads, d=steps.head_dim
-            )
+        sizes = dict(heads=steps.n_heads, kv=steps.n_kv_heads, d=steps.head_dim)
+        text = t(f"block.s_{name}_{steps.placement}", lang, **sizes)
+        if text.startswith("block.s_"):  # no sentence of its own for this placement
+            text = t(f"block.s_{name}", lang, **sizes)
         if name == "ffn_hidden" and steps.gated:
             text += " " + t("block.s_gated", lang)
         lines.append(f"**{t(f'block.step.{name}', lang)}**: {text} {numbers}")

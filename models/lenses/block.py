@@ -141,7 +141,9 @@ def _norm_step(name: str, module: nn.Module, before: torch.Tensor) -> NormStep:
     probe = torch.ones_like(before)
     probe[1::2] = -1.0
     plus, minus = module(probe[None])[0], module(-probe[None])[0]
-    scale = (plus - minus) / 2 * probe
+    # the probe's mean square is 1, so the norm divides it by sqrt(1 + eps), not by 1
+    eps = getattr(module, "eps", None) or getattr(module, "variance_epsilon", 0.0)
+    scale = (plus - minus) / 2 * probe * (1.0 + float(eps or 0.0)) ** 0.5
     shift = (plus + minus) / 2
     return NormStep(name, *(x.numpy().copy() for x in (before, after, scale, shift)))
 

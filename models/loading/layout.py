@@ -32,8 +32,10 @@ PRE = "pre"
 POST = "post"
 SANDWICH = "sandwich"
 BLOCK_LISTS = ("layers", "layer", "h", "block")
-# BART-style seq2seq models whose layers normalise before each sub-layer (pre-norm).
-PRE_NORM_SEQ2SEQ = ("mbart", "pegasus", "m2m_100", "nllb_moe", "blenderbot", "whisper")
+# BART-style seq2seq models (same module names): which normalise after each add (post-norm)
+# and which before each sub-layer (pre-norm). Others with these names (OPT ...) are unknown.
+POST_NORM_SEQ2SEQ = ("bart", "marian", "plbart", "blenderbot-small")
+PRE_NORM_SEQ2SEQ = ("mbart", "pegasus", "m2m_100", "blenderbot")
 POSITION_TABLES = ("wpe", "position_embeddings", "embed_positions")
 ACTIVATION_KEYS = ("hidden_act", "hidden_activation", "activation_function", "activation")
 
@@ -230,6 +232,8 @@ def _distilbert(block: nn.Module, model_type: str) -> BlockParts | None:
 
 def _bart(block: nn.Module, model_type: str) -> BlockParts | None:
     needed = ("self_attn.v_proj", "self_attn.out_proj", "self_attn_layer_norm", "fc1", "fc2")
+    if model_type not in POST_NORM_SEQ2SEQ + PRE_NORM_SEQ2SEQ:
+        return None
     if not _has(block, *needed, "activation_fn", "final_layer_norm"):
         return None
     cross = None
