@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from components.block.figures import paper_title, quick_figure
 from components.page.context import escape
 from components.page.i18n import t
-from components.page.theme import style
 from models.lenses.block import BlockSteps, cosine, stats
 
 STRIP_STEPS_SKIP = ("ffn_hidden",)  # a different width (d_ff): drawn apart
@@ -48,125 +47,138 @@ def steps_figure(steps: BlockSteps, lang: str) -> go.Figure:
     # activations"): scaling by the maximum would wash every other cell out
     peaks = np.percentile(np.abs(vectors), STRIP_PERCENTILE, axis=1, keepdims=True)
     scaled = np.clip(vectors / np.where(peaks > 0, peaks, 1.0), -1.0, 1.0)
-    figure = make_subplots(
-        rows=2,
-        cols=1,
-        row_heights=[0.55, 0.45],
-        vertical_spacing=0.16,
-        specs=[[{}], [{"secondary_y": True}]],
-        subplot_titles=(t("block.fig_strips", lang), t("block.fig_lengths", lang)),
-    )
-    figure.add_trace(
-        go.Heatmap(
-            z=scaled,
-            y=labels,
-            customdata=vectors,
-            colorscale="RdBu",
-            zmid=0,
-            zmin=-1,
-            zmax=1,
-            showscale=False,
-            hovertemplate="%{y}<br>dim %{x}: %{customdata:.4f}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
     table = step_table(steps)
-    figure.add_trace(
-        go.Bar(
-            x=labels,
-            y=[table[n]["norm"] for n in names],
-            name="|v|",
-            marker_color="#0072B2",
-            hovertemplate="%{x}<br>|v| = %{y:.4g}<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=labels,
-            y=[table[n]["cosine"] for n in names],
-            mode="markers+lines",
-            name=t("block.cosine", lang),
-            marker=dict(size=9, color="#D55E00"),
-            line=dict(dash="dot", color="#D55E00"),
-            hovertemplate="%{x}<br>cos = %{y:.3f}<extra></extra>",
-        ),
-        row=2,
-        col=1,
-        secondary_y=True,
-    )
-    figure.update_yaxes(autorange="reversed", row=1, col=1)
-    figure.update_yaxes(title_text="|v|", row=2, col=1, secondary_y=False)
-    figure.update_yaxes(title_text="cos", range=[-1.05, 1.05], row=2, col=1, secondary_y=True)
-    style(figure, None, height=640)
-    figure.update_layout(legend=dict(orientation="h", y=-0.12), meta={"steps": names})
-    return figure
+    data = [
+        {
+            "type": "heatmap",
+            "z": scaled,
+            "y": labels,
+            "customdata": vectors,
+            "colorscale": "RdBu",
+            "zmid": 0,
+            "zmin": -1,
+            "zmax": 1,
+            "showscale": False,
+            "hovertemplate": "%{y}<br>dim %{x}: %{customdata:.4f}<extra></extra>",
+            "xaxis": "x",
+            "yaxis": "y",
+        },
+        {
+            "type": "bar",
+            "x": labels,
+            "y": [table[n]["norm"] for n in names],
+            "name": "|v|",
+            "marker": {"color": "#0072B2"},
+            "hovertemplate": "%{x}<br>|v| = %{y:.4g}<extra></extra>",
+            "xaxis": "x2",
+            "yaxis": "y2",
+        },
+        {
+            "type": "scatter",
+            "x": labels,
+            "y": [table[n]["cosine"] for n in names],
+            "mode": "markers+lines",
+            "name": t("block.cosine", lang),
+            "marker": {"size": 9, "color": "#D55E00"},
+            "line": {"dash": "dot", "color": "#D55E00"},
+            "hovertemplate": "%{x}<br>cos = %{y:.3f}<extra></extra>",
+            "xaxis": "x2",
+            "yaxis": "y3",
+        },
+    ]
+    layout = {
+        "xaxis": {"domain": [0, 0.93], "anchor": "y"},
+        "yaxis": {"domain": [0.52, 0.95], "autorange": "reversed", "anchor": "x"},
+        "xaxis2": {"domain": [0, 0.93], "anchor": "y2"},
+        "yaxis2": {"domain": [0, 0.36], "anchor": "x2", "title": {"text": "|v|"}},
+        "yaxis3": {
+            "overlaying": "y2",
+            "side": "right",
+            "anchor": "x2",
+            "range": [-1.05, 1.05],
+            "title": {"text": "cos"},
+            "showgrid": False,
+        },
+        "annotations": [
+            paper_title(t("block.fig_strips", lang), 0.465, 0.96),
+            paper_title(t("block.fig_lengths", lang), 0.465, 0.40),
+        ],
+        "legend": {"orientation": "h", "y": -0.12},
+        "meta": {"steps": names},
+    }
+    return quick_figure(data, layout, None, 640)
 
 
 def norm_figure(steps: BlockSteps, lang: str) -> go.Figure:
     """Histograms of the D values entering (left) and leaving (right) the block's first norm,
     each on its own axis: the stream's values can be hundreds of times larger."""
     first = steps.norms[0]
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        horizontal_spacing=0.12,
-        subplot_titles=(t("block.hist_before", lang), t("block.hist_after", lang)),
+    data, layout = [], {}
+    sides = (
+        ("before", first.before, "#999999", [0, 0.44]),
+        ("after", first.after, "#E69F00", [0.56, 1]),
     )
-    for column, (values, colour) in enumerate(
-        ((first.before, "#999999"), (first.after, "#E69F00")), start=1
-    ):
-        before_after = stats(values)
-        figure.add_histogram(
-            x=values,
-            nbinsx=50,
-            marker_color=colour,
-            showlegend=False,
-            hovertemplate="%{x}: %{y}<extra></extra>",
-            row=1,
-            col=column,
+    annotations = []
+    for index, (key, values, colour, domain) in enumerate(sides, start=1):
+        suffix = "" if index == 1 else str(index)
+        data.append(
+            {
+                "type": "histogram",
+                "x": values,
+                "nbinsx": 50,
+                "marker": {"color": colour},
+                "showlegend": False,
+                "hovertemplate": "%{x}: %{y}<extra></extra>",
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
+            }
         )
-        figure.update_xaxes(
-            title=t("block.hist_axis", lang, **{k: f"{v:.3g}" for k, v in before_after.items()}),
-            row=1,
-            col=column,
-        )
+        numbers = {k: f"{v:.3g}" for k, v in stats(values).items()}
+        layout[f"xaxis{suffix}"] = {
+            "domain": domain,
+            "anchor": f"y{suffix}",
+            "title": {"text": t("block.hist_axis", lang, **numbers)},
+        }
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}"}
+        annotations.append(paper_title(t(f"block.hist_{key}", lang), sum(domain) / 2, 1.0))
+    layout["annotations"] = annotations
     norm = t(f"block.norm.{first.name}", lang)
-    style(figure, t("block.hist_title", lang, norm=norm, d=first.before.shape[0]), height=340)
-    return figure
+    title = t("block.hist_title", lang, norm=norm, d=first.before.shape[0])
+    return quick_figure(data, layout, title, 340)
 
 
 def neurons_figure(steps: BlockSteps, lang: str) -> go.Figure:
     """The FFN's hidden values (one bar per neuron), the strongest ones marked."""
     hidden = steps.vectors["ffn_hidden"]
     top = steps.top_neurons
-    colours = np.full(hidden.shape[0], "#A2507F", dtype=object)
-    colours[top] = "#D55E00"
-    figure = go.Figure(
-        go.Bar(
-            x=np.arange(hidden.shape[0]),
-            y=hidden,
-            marker_color=colours.tolist(),
-            marker_line_width=0,
-            hovertemplate="neuron %{x}: %{y:.4f}<extra></extra>",
-        )
-    )
-    for index in top[:NEURONS_LABELLED]:
-        figure.add_annotation(
-            x=index,
-            y=float(hidden[index]),
-            text=str(index),
-            showarrow=False,
-            yshift=10,
-            font=dict(size=11),
-        )
-    figure.update_xaxes(title=t("block.neurons_x", lang, f=hidden.shape[0]))
+    data = [
+        {
+            "type": "bar",
+            "x": np.arange(hidden.shape[0]),
+            "y": hidden,
+            "marker": {"color": "#A2507F", "line": {"width": 0}},
+            "hovertemplate": "neuron %{x}: %{y:.4f}<extra></extra>",
+            "showlegend": False,
+        },
+        {
+            "type": "bar",
+            "x": np.array(top),
+            "y": hidden[top],
+            "text": [str(i) if n < NEURONS_LABELLED else "" for n, i in enumerate(top)],
+            "textposition": "outside",
+            "marker": {"color": "#D55E00", "line": {"width": 0}},
+            "hovertemplate": "neuron %{x}: %{y:.4f}<extra></extra>",
+            "showlegend": False,
+        },
+    ]
+    layout = {
+        "barmode": "overlay",
+        "bargap": 0,
+        "xaxis": {"title": {"text": t("block.neurons_x", lang, f=hidden.shape[0])}},
+        "meta": {"top": top},
+    }
     title = t("block.neurons_title", lang, share=f"{100 * steps.share_active:.0f}")
-    style(figure, title, height=340)
-    figure.update_layout(bargap=0)
-    return figure
+    return quick_figure(data, layout, title, 340)
 
 
 def _fmt(value: float) -> str:

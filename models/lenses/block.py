@@ -3,10 +3,10 @@
 No new forward pass. The block's input for every token is in the Analysis
 (`hidden_states[layer]`), and so are its attention weights; only that block's own
 modules run again, in the order the model's code runs them:
-- the norm before attention (pre-norm, Gemma's sandwich) on every token, then v
-  (GPT-2: the last third of the fused c_attn), then for the chosen token
-  Σ_j a_ij · v_j per head (a grouped-query head reads its shared k/v head), then
-  the output projection; a post-norm model (BERT) normalises after the add;
+- the norm before attention (pre-norm, Gemma's sandwich) on every token, then for
+  the chosen token Σ_j a_ij · v_j per head (v: GPT-2's is the last third of the
+  fused c_attn; a grouped-query head reads its shared k/v head), then the output
+  projection; a post-norm model (BERT) normalises after the add;
 - the decoder of an encoder-decoder does the same with cross-attention, whose v
   comes from the encoder's output;
 - the FFN on this token alone: up (and gate), the activation, down.
@@ -121,16 +121,18 @@ def _attend(
 ) -> tuple[torch.Tensor, int, int]:
     """One query's attention output [D] from the keys' source [T, D] and its weights [H, T].
 
-    Returns (output, H_kv, d)."""
+    Σ_j a_hj · v_j is computed as v(Σ_j a_hj · x_j): the value projection is affine and
+    each row of weights sums to 1, so mixing the T inputs first and projecting H mixes
+    gives the same vectors for a fraction of the work. Returns (output, H_kv, d)."""
     n_heads = weights.shape[0]
     out = block.get_submodule(parts.out)
     head_dim = _in_width(out) // n_heads
-    v = _values(block, parts, source)  # [T, H_kv·d]
+    rows = torch.from_numpy(weights).to(source.dtype)  # [H, T]
+    v = _values(block, parts, rows @ source)  # [H, H_kv·d]: head h's mix, every k/v head
     n_kv = v.shape[-1] // head_dim
-    v = v.reshape(v.shape[0], n_kv, head_dim).transpose(0, 1)  # [H_kv, T, d]
-    group = n_heads // n_kv
-    rows = torch.from_numpy(weights).to(v.dtype)  # [H, T]
-    heads = torch.einsum("ht,htd->hd", rows, v.repeat_interleave(group, dim=0))  # [H, d]
+    group = n_heads // n_kv  # repeat_kv: query head h reads k/v head h // group
+    v = v.reshape(n_heads, n_kv, head_dim)
+    heads = v[torch.arange(n_heads), torch.arange(n_heads) // group]  # [H, d]
     return out(heads.reshape(1, -1))[0], n_kv, head_dim
 
 
