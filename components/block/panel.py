@@ -192,6 +192,12 @@ def view_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"block.view_{v}", lang), v) for v in stream_view.VIEWS]
 
 
+def view_update(lang: str):
+    """The stream view's choices in the page language (also after a new analysis: a
+    language set by a shared link on page load does not relabel choices by itself)."""
+    return gr.update(choices=view_choices(lang))
+
+
 def build(ctx: PanelContext) -> None:
     ctx.tr(gr.Markdown(t("block.explain"), elem_id="block-explain"), "block.explain")
     with gr.Accordion(t("block.map"), open=True) as map_box:
@@ -270,10 +276,10 @@ def _wire(ctx, map_outputs, controls, step_outputs, stream_parts) -> None:
     map_io = ([ctx.key, ctx.lang], list(map_outputs))
     for trigger in (ctx.key.change, ctx.lang.change):
         trigger(controls_for, *control_io, **PRIVATE).then(
-            render_architecture, *map_io, **PRIVATE
-        ).then(render_steps, *step_io, concurrency_limit=4, **PRIVATE).then(
-            render_stream, *stream_io, **PRIVATE
-        )
+            view_update, ctx.lang, measure, **PRIVATE
+        ).then(render_architecture, *map_io, **PRIVATE).then(
+            render_steps, *step_io, concurrency_limit=4, **PRIVATE
+        ).then(render_stream, *stream_io, **PRIVATE)
     for control in (layer, token):
         control.change(render_steps, *step_io, concurrency_limit=4, **PRIVATE)
     part.input(controls_for, *control_io, **PRIVATE).then(render_steps, *step_io, **PRIVATE).then(

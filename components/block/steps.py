@@ -142,6 +142,7 @@ def norm_figure(steps: BlockSteps, lang: str) -> go.Figure:
         layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}"}
         annotations.append(paper_title(t(f"block.hist_{key}", lang), sum(domain) / 2, 1.0))
     layout["annotations"] = annotations
+    layout["margin"] = {"l": 50, "r": 20, "t": 70, "b": 85}
     norm = t(f"block.norm.{first.name}", lang)
     title = t("block.hist_title", lang, norm=norm, d=first.before.shape[0])
     return quick_figure(data, layout, title, 340)
@@ -164,10 +165,19 @@ def neurons_figure(steps: BlockSteps, lang: str) -> go.Figure:
             "type": "bar",
             "x": np.array(top),
             "y": hidden[top],
-            "text": [str(i) if n < NEURONS_LABELLED else "" for n, i in enumerate(top)],
-            "textposition": "outside",
             "marker": {"color": "#D55E00", "line": {"width": 0}},
             "hovertemplate": "neuron %{x}: %{y:.4f}<extra></extra>",
+            "showlegend": False,
+        },
+        {  # the strongest neurons' numbers, as text above their bars
+            "type": "scatter",
+            "mode": "text",
+            "x": np.array(top[:NEURONS_LABELLED]),
+            "y": hidden[top[:NEURONS_LABELLED]],
+            "text": [str(i) for i in top[:NEURONS_LABELLED]],
+            "textposition": "top center",
+            "textfont": {"size": 12, "color": "#D55E00"},
+            "hoverinfo": "skip",
             "showlegend": False,
         },
     ]
@@ -175,6 +185,7 @@ def neurons_figure(steps: BlockSteps, lang: str) -> go.Figure:
         "barmode": "overlay",
         "bargap": 0,
         "xaxis": {"title": {"text": t("block.neurons_x", lang, f=hidden.shape[0])}},
+        "margin": {"l": 50, "r": 20, "t": 70, "b": 50},
         "meta": {"top": top},
     }
     title = t("block.neurons_title", lang, share=f"{100 * steps.share_active:.0f}")
