@@ -213,6 +213,8 @@ def _draw_stack(
 
 def _embedding(canvas: _Canvas, record: dict, x: float, y: float, lang: str) -> float:
     text = t("block.map_embedding", lang, v=record["vocab_size"], d=record["d_model"])
+    if abs(record.get("embedding_scale", 1.0) - 1.0) > 1e-6:
+        text += "<br>" + t("block.map_embed_scale", lang, scale=f"{record['embedding_scale']:.4g}")
     if record["positions"] in ("learned", "sinusoidal"):
         text += "<br>" + t(f"block.map_pos_{record['positions']}", lang)
     canvas.box(x, y, 0.9, "embedding", text)

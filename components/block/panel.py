@@ -214,8 +214,8 @@ def build(ctx: PanelContext) -> None:
     with gr.Accordion(t("block.steps"), open=True) as steps_box:
         ctx.tr(gr.Markdown(t("block.steps_explain")), "block.steps_explain")
         with gr.Row():
-            part = gr.Radio(
-                [(t("block.part_encoder"), ENCODER)],
+            part = gr.Radio(  # both choices from the start: a shared link may name either
+                [(t("block.part_encoder"), ENCODER), (t("block.part_decoder"), DECODER)],
                 value=ENCODER,
                 visible=False,
                 label=t("block.part_label"),

@@ -117,8 +117,10 @@ def parameter_parts(model: nn.Module, layout: ModelLayout) -> dict[str, int]:
             part = "norms"
         elif (inside := _block_part(layout, path)) is not None:
             part = inside
-        elif head_owner and not isinstance(module, nn.Embedding) and (
-            _within(path, (head_owner,)) or (body and not _within(path, (body,)))
+        elif (
+            head_owner
+            and not isinstance(module, nn.Embedding)
+            and (_within(path, (head_owner,)) or (body and not _within(path, (body,))))
         ):
             part = "lm_head"  # the head and what only it uses (BERT's transform, a bias)
         elif isinstance(module, nn.Embedding) or "embed" in path:
@@ -144,6 +146,12 @@ def kv_bytes(record: dict, n_tokens: int, dtype: str = "bfloat16") -> int:
 def attention_weight_bytes(record: dict, n_tokens: int) -> int:
     """Bytes of the [H, T, T] float32 attention weights of every layer (what this app keeps)."""
     return record["n_layers"] * record["n_heads"] * n_tokens * n_tokens * 4
+
+
+def _embedding_scale(model: nn.Module) -> float:
+    """What the token embedding multiplies its rows by (Gemma: √d_model; most models: 1)."""
+    scale = getattr(model.get_input_embeddings(), "embed_scale", 1.0)
+    return float(scale.item() if hasattr(scale, "item") else scale)
 
 
 def _config_dict(config) -> dict:
@@ -190,6 +198,7 @@ def architecture(loaded) -> dict:
         "gated_ffn": layout.gated_ffn,
         "tied_embeddings": layout.tied_embeddings,
         "has_lm_head": bool(loaded.has_lm_head),
+        "embedding_scale": _embedding_scale(model),
         "final_norm": stack.final_norm is not None,
         "block": block_diagram(stack.block),
         "parts": [{"name": p, "params": int(counts[p])} for p in shown],

@@ -181,3 +181,10 @@ def test_a_bigger_ffn_shows_up_in_the_ffn_part(records):
     attention = sum(p.numel() for n, p in loaded.model.named_parameters() if ".self_attn." in n)
     assert parts["attention"] == attention
     assert isinstance(loaded.model.model.layers[0].mlp.gate_proj, torch.nn.Linear)
+
+
+def test_gemma_scales_its_embeddings_by_the_root_of_its_width(records):
+    _, gemma = record_of(records, GEMMA3)
+    _, smollm2 = record_of(records, SMOLLM2)
+    assert gemma["embedding_scale"] == pytest.approx(gemma["d_model"] ** 0.5, rel=1e-3)
+    assert smollm2["embedding_scale"] == 1.0
