@@ -1,9 +1,10 @@
 """Block panel: the model's architecture, one block step by step, the residual stream.
 
-Render functions live in diagram (the map, tables, memory), steps (one block for
-one token) and stream (the residual stream across layers); this module wires
-them to widgets and serves /architecture and /block. Changing the layer, token
-or view re-slices the cached Analysis and re-runs one block for one token.
+Render functions live in diagram (the map), memory (parameters, memory, the
+config), steps (one block for one token) and stream (the residual stream across
+layers); this module wires them to widgets and serves /architecture and /block.
+Changing the layer, token or view re-slices the cached Analysis and re-runs one
+block for one token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gradio as gr
 import numpy as np
 
 from components.block import diagram
+from components.block import memory as memory_view
 from components.block import steps as step_view
 from components.block import stream as stream_view
 from components.page.context import (
@@ -135,19 +137,19 @@ def render_architecture(key: list, lang: str):
         message = f"**{escape(str(exc.message))}**"
         return None, None, None, None, message, ""
     n = analysis.n_tokens if analysis.family != ENCODER_DECODER else len(analysis.decoder_tokens)
-    lengths = diagram.context_lengths(record, n)
+    lengths = memory_view.context_lengths(record, n)
     kv = np.array([kv_bytes(record, int(x)) for x in lengths], dtype=float)
     attention = np.array([attention_weight_bytes(record, int(x)) for x in lengths], dtype=float)
-    memory = diagram.memory_rows(
+    rows = memory_view.memory_rows(
         record, n, kv_bytes(record, n), attention_weight_bytes(record, n), lang
     )
     headers = [t("block.col_part", lang), t("block.col_params", lang), t("block.col_share", lang)]
     return (
         diagram.architecture_figure(record, lang),
-        gr.update(value=diagram.parameter_rows(record, lang), headers=headers),
-        gr.update(value=memory, headers=[t("block.col_what", lang), t("block.col_size", lang)]),
-        diagram.memory_figure(record, lengths, kv, attention, n, lang),
-        diagram.config_markdown(record["config"], lang),
+        gr.update(value=memory_view.parameter_rows(record, lang), headers=headers),
+        gr.update(value=rows, headers=[t("block.col_what", lang), t("block.col_size", lang)]),
+        memory_view.memory_figure(record, lengths, kv, attention, n, lang),
+        memory_view.config_markdown(record["config"], lang),
         json.dumps(record["config"], indent=2, ensure_ascii=False),
     )
 

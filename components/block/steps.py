@@ -177,6 +177,7 @@ def neurons_figure(steps: BlockSteps, lang: str) -> go.Figure:
             "text": [str(i) for i in top[:NEURONS_LABELLED]],
             "textposition": "top center",
             "textfont": {"size": 12, "color": "#D55E00"},
+            "cliponaxis": False,
             "hoverinfo": "skip",
             "showlegend": False,
         },

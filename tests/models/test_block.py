@@ -306,6 +306,7 @@ def test_the_hooks_leave_the_pass_unchanged(analysed):
         plain = loaded.model(**inputs, output_hidden_states=True)
     np.testing.assert_allclose(analysis.hidden_states[1], plain.hidden_states[1][0].numpy())
     np.testing.assert_allclose(analysis.logits_last, plain.logits[0, -1].numpy(), atol=1e-5)
+
     def hooks() -> int:  # transformers keeps a few output recorders of its own
         return sum(len(m._forward_hooks) for m in loaded.model.modules())
 

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from components.block import diagram
+from components.block import memory
 from components.block import panel as block
 from components.block import steps as step_view
 from components.page.context import analysis_for
@@ -144,8 +144,8 @@ def test_stream_token_labels_are_escaped(tiny):
 
 def test_config_keys_are_explained_in_both_languages():
     config = {"hidden_size": 576, "num_attention_heads": 9, "odd_key": 1, "<x>": 2}
-    english = diagram.config_markdown(config, "en")
-    korean = diagram.config_markdown(config, "ko")
+    english = memory.config_markdown(config, "en")
+    korean = memory.config_markdown(config, "ko")
     assert "`hidden_size`" in english and "odd_key" not in english and "<x>" not in english
     assert "hidden_size" in korean and any("\uac00" <= ch <= "\ud7a3" for ch in korean)
 
