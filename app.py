@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from components import attention, embeddings, next_token, tokenization  # noqa: E402
+from components import attention, block, embeddings, next_token, tokenization  # noqa: E402
 from components.page import export, input_row, layout  # noqa: E402
 from components.page.context import wire_language  # noqa: E402
 from components.page.i18n import t  # noqa: E402
@@ -22,6 +22,7 @@ PANELS = (
     ("tokenization", tokenization),
     ("embeddings", embeddings),
     ("attention", attention),
+    ("block", block),
     ("next_token", next_token),
 )
 

@@ -16,6 +16,7 @@ import torch
 
 from models.device import to_numpy
 from models.errors import AnatomyError
+from models.lenses.residual import StreamRecorder
 from models.loading.catalog import DECODER, ENCODER, ENCODER_DECODER
 from models.loading.load import LoadedModel
 from models.settings import settings
@@ -58,6 +59,11 @@ class Analysis:
     # causal outputs only (decoder, or the decoder side of an encoder-decoder):
     target_logprobs: np.ndarray | None = None  # [T_out] log-prob given to the token that came
     target_ranks: np.ndarray | None = None  # [T_out] its rank (1 = top choice); the last: NaN / 0
+    # the residual stream (models.lenses.residual); None where the block layout is unknown:
+    contribution_norms: np.ndarray | None = None  # [L, S, T] |what attention, (cross,) FFN add|
+    last_block_output: np.ndarray | None = None  # [T, D] the last block's output, pre final norm
+    decoder_contribution_norms: np.ndarray | None = None  # [L_dec, 3, T_dec]
+    decoder_last_block_output: np.ndarray | None = None  # [T_dec, D]
 
     def __post_init__(self) -> None:
         t = len(self.tokens)
@@ -69,6 +75,10 @@ class Analysis:
         _expect(self.token_embeddings, (t, self.token_embeddings.shape[1]), "token_embeddings")
         if self.position_embeddings is not None:
             _expect(self.position_embeddings, self.token_embeddings.shape, "position_embeddings")
+        if self.contribution_norms is not None:
+            kinds = self.contribution_norms.shape[1]
+            _expect(self.contribution_norms, (n_layers, kinds, t), "contribution_norms")
+            _expect(self.last_block_output, self.token_embeddings.shape, "last_block_output")
         if self.family == ENCODER_DECODER:
             t_dec = len(self.decoder_tokens or ())
             dec_layers = self.decoder_attentions.shape[0]
@@ -266,12 +276,15 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
         position_module = position_embedding_module(loaded.model)
         if position_module is not None:
             hooks.append(_capture(position_module, "position", captured))
+        stream = StreamRecorder(loaded)
         try:
             with torch.inference_mode():
                 out = loaded.model(**on_device, output_attentions=True, output_hidden_states=True)
         finally:
             for hook in hooks:
                 hook.remove()
+            stream.remove()
+    captured["stream"] = stream.fields()
     return _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_tokens)
 
 
@@ -335,6 +348,7 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
         top_logits=top_logits,
         logsumexp=lse,
         **extra,
+        **captured.get("stream", {}),
     )
 
 

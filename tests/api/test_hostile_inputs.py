@@ -36,6 +36,8 @@ KNOB_DEFAULTS = {
     "top_k": 0,
     "top_p": 1.0,
     "text_pair": "",
+    "token": -1,
+    "part": "encoder",
 }
 UNCLEAR = ("upstream Gradio app", "unexpected problem", "Traceback", 'File "', "None")
 

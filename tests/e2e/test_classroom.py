@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 LESSONS = json.loads((REPO / "assets" / "lessons.json").read_text("utf-8"))["steps"]
 STRINGS = json.loads((REPO / "assets" / "strings" / "page" / "app.json").read_text("utf-8"))
-TAB_NAMES = ("tokenization", "embeddings", "attention", "next_token")
+TAB_NAMES = ("tokenization", "embeddings", "attention", "block", "next_token")
 DONE = re.compile("forward pass|순전파")
 GEMMA = "google/gemma-3-270m"
 SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
