@@ -8,6 +8,8 @@ For the bundled models at 16, 128 and 512 tokens:
 - median re-slice time of a layer/head change, of a temperature change and of a
   layer/token change in the Block tab (one block re-run for one token).
 In Chromium: click on a head to the new heatmap on screen (browser_bench.py).
+"Why this token?": re-slice to another target, capture cost, saliency times
+(attribution_bench.py).
 And for the app as a process: cold `python app.py` to the first served page,
 the first analysis after start, peak RSS with all bundled models loaded,
 concurrent throughput with 4 and 16 clients and their p95 latency.
@@ -346,6 +348,11 @@ def main() -> None:
         rows.append(row)
         table = render(rows, app, description, clicks)
         Path(args.out).write_text(table, encoding="utf-8")
+    print("measuring why this token ...", file=sys.stderr)
+    from attribution_bench import markdown as attribution_markdown
+
+    table += attribution_markdown()
+    Path(args.out).write_text(table, encoding="utf-8")
     print(table)
 
 

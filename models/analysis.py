@@ -16,6 +16,7 @@ import torch
 
 from models.device import to_numpy
 from models.errors import AnatomyError
+from models.lenses.attribution_capture import LogitParts, PartsCapture
 from models.lenses.residual import StreamRecorder
 from models.loading.catalog import DECODER, ENCODER, ENCODER_DECODER
 from models.loading.load import LoadedModel
@@ -64,6 +65,8 @@ class Analysis:
     last_block_output: np.ndarray | None = None  # [T, D] the last block's output, pre final norm
     decoder_contribution_norms: np.ndarray | None = None  # [L_dec, 3, T_dec]
     decoder_last_block_output: np.ndarray | None = None  # [T_dec, D]
+    # the last output position's residual stream split into parts (lenses/attribution_capture.py)
+    logit_parts: LogitParts | None = None
 
     def __post_init__(self) -> None:
         t = len(self.tokens)
@@ -103,7 +106,7 @@ class Analysis:
     def nbytes(self) -> int:
         """Bytes held by the arrays (what the result cache counts)."""
         arrays = (getattr(self, f.name) for f in fields(self))
-        return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+        return sum(a.nbytes for a in arrays if isinstance(a, (np.ndarray, LogitParts)))
 
 
 def _expect(array: np.ndarray, shape: tuple, name: str) -> None:
@@ -277,15 +280,25 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
         if position_module is not None:
             hooks.append(_capture(position_module, "position", captured))
         stream = StreamRecorder(loaded)
+        parts = PartsCapture(loaded)
         try:
             with torch.inference_mode():
                 out = loaded.model(**on_device, output_attentions=True, output_hidden_states=True)
+                captured["logit_parts"] = _logit_parts(parts, loaded, out)
         finally:
             for hook in hooks:
                 hook.remove()
             stream.remove()
+            parts.remove()
     captured["stream"] = stream.fields()
     return _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_tokens)
+
+
+def _logit_parts(parts: PartsCapture, loaded: LoadedModel, out) -> LogitParts:
+    """The last output position's residual split (embedding output from hidden_states[0])."""
+    hidden = out.decoder_hidden_states if loaded.family == ENCODER_DECODER else out.hidden_states
+    position = int(hidden[0].shape[1]) - 1
+    return parts.finish(out, hidden[0][0, -1], position)
 
 
 def _capture(module: torch.nn.Module, name: str, into: dict):
@@ -347,6 +360,7 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
         top_ids=top_ids,
         top_logits=top_logits,
         logsumexp=lse,
+        logit_parts=captured.get("logit_parts"),
         **extra,
         **captured.get("stream", {}),
     )

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from components.next_token import bars as view
 from components.next_token import generation as gen
-from components.next_token import inside
+from components.next_token import inside, why
 from components.page.context import PanelContext, analysis_for, analysis_of, asked, user_error
 from components.page.i18n import t
 from models.analysis import Analysis
@@ -284,6 +284,7 @@ def build(ctx: PanelContext) -> None:
             lens = gr.Plot(elem_id="nt-lens", show_label=False)
         with gr.Column(scale=1, min_width=280):
             ctx.tr(gr.Markdown(t("nt.explain"), elem_id="nt-explain"), "nt.explain", "value")
+    why.build(ctx)
     ctx.tr(one, "nt.step_button")
     ctx.tr(many, "nt.generate_button")
     ctx.tr(clear, "nt.reset_button")

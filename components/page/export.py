@@ -21,6 +21,7 @@ import numpy as np
 from components.page.context import PanelContext, analysis_for, user_error
 from components.page.i18n import t
 from models.analysis import Analysis
+from models.lenses.attribution import export_block
 from models.lenses.sampling import distribution
 from models.loading.load import load_model
 
@@ -28,7 +29,7 @@ TOP_CANDIDATES = 20
 FORMAT_VERSION = 1
 DEFAULT_KNOBS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}  # no cut
 # Controls the panels share (ctx.share) that choose what the export holds.
-SELECTORS = ("layer", "head", *DEFAULT_KNOBS)
+SELECTORS = ("layer", "head", *DEFAULT_KNOBS, "why_target", "why_vs")
 
 
 def selected_attention(analysis: Analysis, layer, head) -> tuple[int, int, np.ndarray]:
@@ -74,7 +75,12 @@ def next_token_block(analysis: Analysis, decode: Callable[[int], str], knobs: di
 
 
 def export_payload(
-    analysis: Analysis, layer, head, decode: Callable[[int], str], knobs: dict | None = None
+    analysis: Analysis,
+    layer,
+    head,
+    decode: Callable[[int], str],
+    knobs: dict | None = None,
+    why: dict | None = None,
 ) -> dict:
     """Everything the JSON export holds; plain JSON types only."""
     layer, head, weights = selected_attention(analysis, layer, head)
@@ -93,6 +99,7 @@ def export_payload(
         ],
         "next_token": next_token_block(analysis, decode, knobs or {}),
         "attention": {"layer": layer, "head": head, "weights": weights.round(6).tolist()},
+        "attribution": export_block(analysis, **(why or {})),
     }
 
 
@@ -113,14 +120,14 @@ def file_stem(analysis: Analysis) -> str:
 
 
 def write_exports(
-    key, lang: str, layer=None, head=None, knobs: dict | None = None
+    key, lang: str, layer=None, head=None, knobs: dict | None = None, why: dict | None = None
 ) -> tuple[str | None, str | None]:
     """Write the JSON and CSV exports of the analysis behind `key`; their paths."""
     if not key:
         return None, None
     analysis = analysis_for(key, lang)
     tokenizer = load_model(analysis.model_id).tokenizer  # cached: the analysis loaded it
-    payload = export_payload(analysis, layer, head, lambda i: tokenizer.decode([i]), knobs)
+    payload = export_payload(analysis, layer, head, lambda i: tokenizer.decode([i]), knobs, why)
     folder = Path(tempfile.mkdtemp(prefix="anatomy-export-"))
     json_path = folder / f"{file_stem(analysis)}.json"
     json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -148,8 +155,9 @@ def build(ctx: PanelContext) -> None:
     def refresh(key, lang, *values):
         chosen = dict(zip(names, values, strict=True))
         knobs = {name: chosen.get(name) for name in DEFAULT_KNOBS}
+        why = {"target": chosen.get("why_target") or "", "other": chosen.get("why_vs") or None}
         json_path, csv_path = write_exports(
-            key, lang, chosen.get("layer"), chosen.get("head"), knobs
+            key, lang, chosen.get("layer"), chosen.get("head"), knobs, why
         )
         ready = json_path is not None
         return (

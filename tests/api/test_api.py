@@ -22,6 +22,7 @@ DOCUMENTED = {
     "compare_tokenizers",
     "architecture",
     "block",
+    "attribution",
 }
 
 

@@ -30,6 +30,7 @@ COURSE = [
     "decoder_mask",
     "inside_block",
     "softmax_sampling",
+    "why_token",
     "architectures",
 ]
 
