@@ -65,6 +65,7 @@ def status_line(key: list, lang: str) -> str:
         layers=analysis.n_layers,
         heads=analysis.n_heads,
         tokens=analysis.n_tokens,
+        n=analysis.n_tokens,
     )
 
 
