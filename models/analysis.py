@@ -3,7 +3,8 @@
 Like TransformerLens' ActivationCache: run the model once with attentions and
 hidden states, keep everything as numpy on the CPU, and let every view re-slice
 it. Shapes use T for tokens, L for layers, H for heads, D for the model width,
-V for the vocabulary, K for the stored top candidates.
+V for the vocabulary, K for the stored top candidates. Whatever device the model
+runs on, every array in an Analysis is float32 (or int64) numpy on the CPU.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from models.device import to_numpy
 from models.errors import AnatomyError
 from models.lenses.attribution_capture import LogitParts, PartsCapture
+from models.lenses.residual import StreamRecorder
 from models.loading.catalog import DECODER, ENCODER, ENCODER_DECODER
 from models.loading.load import LoadedModel
 from models.settings import settings
@@ -57,6 +60,11 @@ class Analysis:
     # causal outputs only (decoder, or the decoder side of an encoder-decoder):
     target_logprobs: np.ndarray | None = None  # [T_out] log-prob given to the token that came
     target_ranks: np.ndarray | None = None  # [T_out] its rank (1 = top choice); the last: NaN / 0
+    # the residual stream (models.lenses.residual); None where the block layout is unknown:
+    contribution_norms: np.ndarray | None = None  # [L, S, T] |what attention, (cross,) FFN add|
+    last_block_output: np.ndarray | None = None  # [T, D] the last block's output, pre final norm
+    decoder_contribution_norms: np.ndarray | None = None  # [L_dec, 3, T_dec]
+    decoder_last_block_output: np.ndarray | None = None  # [T_dec, D]
     # the last output position's residual stream split into parts (lenses/attribution_capture.py)
     logit_parts: LogitParts | None = None
 
@@ -70,6 +78,10 @@ class Analysis:
         _expect(self.token_embeddings, (t, self.token_embeddings.shape[1]), "token_embeddings")
         if self.position_embeddings is not None:
             _expect(self.position_embeddings, self.token_embeddings.shape, "position_embeddings")
+        if self.contribution_norms is not None:
+            kinds = self.contribution_norms.shape[1]
+            _expect(self.contribution_norms, (n_layers, kinds, t), "contribution_norms")
+            _expect(self.last_block_output, self.token_embeddings.shape, "last_block_output")
         if self.family == ENCODER_DECODER:
             t_dec = len(self.decoder_tokens or ())
             dec_layers = self.decoder_attentions.shape[0]
@@ -103,7 +115,7 @@ def _expect(array: np.ndarray, shape: tuple, name: str) -> None:
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().to(torch.float32).cpu().numpy()
+    return to_numpy(tensor.to(torch.float32))
 
 
 def position_embedding_module(model: torch.nn.Module) -> torch.nn.Module | None:
@@ -256,6 +268,8 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
     if loaded.family == ENCODER_DECODER:
         inputs["decoder_input_ids"], decoder_tokens = _decoder_inputs(loaded, text_pair)
 
+    device = loaded.model.device
+    on_device = {name: value.to(device) for name, value in inputs.items()}
     captured: dict[str, torch.Tensor] = {}
     embedder = loaded.model.get_encoder() if loaded.family == ENCODER_DECODER else loaded.model
     # Hooks go on the shared model only while this pass holds its lock: registered
@@ -265,15 +279,18 @@ def analyze(loaded: LoadedModel, text: str, text_pair: str | None = None) -> Ana
         position_module = position_embedding_module(loaded.model)
         if position_module is not None:
             hooks.append(_capture(position_module, "position", captured))
+        stream = StreamRecorder(loaded)
         parts = PartsCapture(loaded)
         try:
             with torch.inference_mode():
-                out = loaded.model(**inputs, output_attentions=True, output_hidden_states=True)
+                out = loaded.model(**on_device, output_attentions=True, output_hidden_states=True)
                 captured["logit_parts"] = _logit_parts(parts, loaded, out)
         finally:
             for hook in hooks:
                 hook.remove()
+            stream.remove()
             parts.remove()
+    captured["stream"] = stream.fields()
     return _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_tokens)
 
 
@@ -304,6 +321,8 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
         if position.shape[0] != t:
             position = None
     logits = getattr(out, "logits", None) if loaded.has_lm_head else None
+    if logits is not None:  # summarised on the CPU in float32 (a no-op for CPU models)
+        logits = logits.to(device="cpu", dtype=torch.float32)
     last, top_ids, top_logits, lse = _lm_summary(logits[0]) if logits is not None else (None,) * 4
     extra = {}
     if logits is not None and loaded.family in (DECODER, ENCODER_DECODER):
@@ -343,6 +362,7 @@ def _assemble(loaded, text, text_pair, tokens, inputs, out, captured, decoder_to
         logsumexp=lse,
         logit_parts=captured.get("logit_parts"),
         **extra,
+        **captured.get("stream", {}),
     )
 
 

@@ -13,3 +13,11 @@ class AnatomyError(ValueError):
         super().__init__(message)
         self.key = key
         self.params = params
+
+    def __reduce__(self):
+        # Pickled whole (key and params too): on ZeroGPU it crosses from the GPU worker.
+        return _rebuild, (type(self), str(self), self.key, self.params)
+
+
+def _rebuild(cls: type, message: str, key: str, params: dict) -> AnatomyError:
+    return cls(message, key, **params)

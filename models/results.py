@@ -11,6 +11,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from models.analysis import Analysis, analyze
+from models.device import gpu_task
 from models.loading.load import Progress, load_model
 from models.settings import settings
 
@@ -45,10 +46,10 @@ class AnalysisCache:
                 with self._lock:
                     if key in self._items:
                         return self._items[key]
-                loaded = load_model(key.model_id, progress)
+                load_model(key.model_id, progress)  # here, so a ZeroGPU worker inherits it
                 if progress:
                     progress("running the model")
-                result = analyze(loaded, key.text, key.text_pair or None)
+                result = run_analysis(key.model_id, key.text, key.text_pair or None)
                 with self._lock:
                     self.forward_passes += 1
                     self._items[key] = result
@@ -78,6 +79,16 @@ class AnalysisCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@gpu_task
+def run_analysis(model_id: str, text: str, text_pair: str | None = None) -> Analysis:
+    """The forward pass behind a cache miss: `analyze` on the loaded `model_id`.
+
+    Plain arguments in, an Analysis (numpy on the CPU) out, so that on ZeroGPU it
+    runs under `spaces.GPU` (see models.device).
+    """
+    return analyze(load_model(model_id), text, text_pair)
 
 
 RESULTS = AnalysisCache()

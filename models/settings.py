@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.device import device_plan
 from models.loading.bundled import REPO_ROOT
 
 
@@ -13,7 +14,7 @@ from models.loading.bundled import REPO_ROOT
 class Settings:
     max_params: int  # refuse models larger than this, checked from the config
     max_models: int  # models kept loaded at once
-    max_model_bytes: int  # total weight bytes kept loaded
+    max_model_bytes: int  # total weight bytes kept loaded (on the device the models run on)
     max_tokens: int  # token cap of one analysis
     max_analyses: int  # analyses kept in the result cache
     max_analysis_bytes: int  # total bytes of cached analyses
@@ -26,10 +27,11 @@ def _int_env(name: str, default: int) -> int:
 
 def settings() -> Settings:
     roots = os.environ.get("ANATOMY_LOCAL_MODELS", str(REPO_ROOT / "local_models"))
+    device = device_plan()  # the defaults of the two size limits follow the device
     return Settings(
-        max_params=_int_env("ANATOMY_MAX_PARAMS", 600_000_000),
+        max_params=_int_env("ANATOMY_MAX_PARAMS", device.max_params),
         max_models=_int_env("ANATOMY_MAX_MODELS", 3),
-        max_model_bytes=_int_env("ANATOMY_MAX_MODEL_BYTES", 3 * 1024**3),
+        max_model_bytes=_int_env("ANATOMY_MAX_MODEL_BYTES", device.max_model_bytes),
         max_tokens=_int_env("ANATOMY_MAX_TOKENS", 512),
         max_analyses=_int_env("ANATOMY_MAX_ANALYSES", 32),
         max_analysis_bytes=_int_env("ANATOMY_MAX_ANALYSIS_BYTES", 384 * 1024**2),

@@ -162,7 +162,9 @@ def iframe(document: str, height: int, title: str) -> str:
 def cap_note(analysis: Analysis, caps: ViewCaps, lang: str) -> str:
     """Markdown saying what bertviz shows, and what it leaves to the plotly views."""
     first, last = caps.layers[0], caps.layers[-1]
-    lines = [t("bertviz.shows", lang, tokens=caps.n_tokens, first=first, last=last)]
+    lines = [
+        t("bertviz.shows", lang, tokens=caps.n_tokens, n=caps.n_tokens, first=first, last=last)
+    ]
     if caps.tokens_cut:
         lines.append(t("bertviz.tokens_cut", lang, shown=caps.n_tokens, total=analysis.n_tokens))
     if caps.layers_cut:

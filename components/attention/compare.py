@@ -43,7 +43,11 @@ def compare(key: list, other_model: str, layer: int, lang: str):
     figures = []
     for analysis, at_layer in sides:
         view = attention_view(analysis, SELF, at_layer, -1, False, lang)
-        figures.append(heatmap_figure(view, side_title(analysis, at_layer, lang), lang, height=520))
+        figures.append(
+            heatmap_figure(
+                view, side_title(analysis, at_layer, lang), lang, height=560, narrow=True
+            )
+        )
     families = {analysis.family for analysis, _ in sides}
     note = t("attention.compare_caption", lang)
     if families != {ENCODER, DECODER}:

@@ -16,7 +16,14 @@ from plotly.colors import get_colorscale, sample_colorscale
 
 from components.attention.slicing import CROSS, AttentionView
 from components.page.i18n import t
-from components.page.theme import CATEGORICAL, MASKED, SEQUENTIAL, style
+from components.page.theme import (
+    CATEGORICAL,
+    MASKED,
+    SEQUENTIAL,
+    style,
+    title_margin,
+    wrap_title,
+)
 from models.lenses.head_stats import (
     BROAD,
     FIRST_TOKEN,
@@ -28,6 +35,9 @@ from models.lenses.head_stats import (
 )
 
 MAX_TICKS = 60  # past this many tokens only every n-th label is written on an axis
+# Key labels stand upright while all of them fit side by side in this many characters
+# (a full-width map; a half-width one, as in the comparison, holds about half).
+UPRIGHT_CHARACTERS = 72
 SMALL_MAPS_MAX_TOKENS = 24  # the layers x heads grid of small maps, up to this length
 SMALL_MAPS_MAX_CELLS = 400_000
 PATTERN_COLOURS = {
@@ -44,6 +54,13 @@ def thinned_ticks(labels: tuple[str, ...], most: int = MAX_TICKS) -> list[str]:
     """Every n-th label, so that at most `most` are written on an axis."""
     step = max(1, math.ceil(len(labels) / most))
     return list(labels[::step])
+
+
+def tick_angle(labels: list[str], narrow: bool = False) -> int:
+    """0 (upright) while the written labels fit side by side, else -45 (slanted)."""
+    room = UPRIGHT_CHARACTERS // 2 if narrow else UPRIGHT_CHARACTERS
+    written = sum(len(label) + 2 for label in labels)
+    return 0 if written <= room and len(labels) <= 12 else -45
 
 
 def causal_mask_path(n: int) -> str:
@@ -76,14 +93,17 @@ def _styled_layout(height: int) -> dict:
     return style(go.Figure(), title="title", height=height).layout.to_plotly_json()
 
 
-def heatmap_figure(view: AttentionView, title: str, lang: str, height: int | None = None):
+def heatmap_figure(
+    view: AttentionView, title: str, lang: str, height: int | None = None, narrow: bool = False
+):
     """Plotly heatmap of view.weights [Q, K]: queries on rows (top to bottom), keys on columns.
 
     Masked (future) cells of a causal view are left empty (NaN) and drawn grey
     underneath, so they read as "not allowed", not as "weight 0". The figure is
     assembled from plain dicts without plotly's per-property validation, which
     would cost ~100 ms per layer/head change at 512 tokens (the theme's
-    template is validated once, in _styled_layout).
+    template is validated once, in _styled_layout). `narrow`: the map gets half a
+    row (side by side with another), so its key labels slant sooner.
     """
     weights = view.weights.astype(np.float32, copy=True)
     n_rows, n_cols = weights.shape
@@ -104,20 +124,26 @@ def heatmap_figure(view: AttentionView, title: str, lang: str, height: int | Non
     }
     axis = {"type": "category", "showgrid": False, "tickmode": "array"}
     size = height or int(min(860, max(420, 150 + 16 * n_rows)))
+    layout = copy.deepcopy(_styled_layout(size))
+    title = wrap_title(title)
+    key_ticks = thinned_ticks(view.key_labels)
     layout = {
-        **copy.deepcopy(_styled_layout(size)),
+        **layout,
         "title": {"text": title},
+        "margin": {**layout["margin"], "t": title_margin(title)},
         "xaxis": {
             **axis,
             "title": {"text": t("attention.keys", lang)},
-            "tickangle": -60 if n_cols > 12 else 0,
-            "tickvals": thinned_ticks(view.key_labels),
+            "tickangle": tick_angle(key_ticks, narrow),
+            "tickvals": key_ticks,
+            "automargin": True,
         },
         "yaxis": {
             **axis,
             "title": {"text": t("attention.queries", lang)},
             "tickvals": thinned_ticks(view.query_labels),
             "autorange": "reversed",
+            "automargin": True,
         },
         "shapes": [],
     }
@@ -127,8 +153,9 @@ def heatmap_figure(view: AttentionView, title: str, lang: str, height: int | Non
     return go.Figure({"data": [trace], "layout": layout}, _validate=False)
 
 
-def caption(view: AttentionView, lang: str) -> str:
-    """The sentence under the heatmap: what the mask means, and the attention-sink note."""
+def caption(view: AttentionView, lang: str, hide_requested: bool = False) -> str:
+    """The sentence under the heatmap: what the mask means, and the attention-sink note;
+    with `hide_requested` on a text without special tokens, that there was none to hide."""
     if view.part == CROSS:
         lines = [t("attention.caption_cross", lang)]
     elif view.causal:
@@ -138,6 +165,8 @@ def caption(view: AttentionView, lang: str) -> str:
     lines.append(t("attention.caption_sinks", lang))
     if view.hidden_specials:
         lines.append(t("attention.caption_hidden", lang, n=view.hidden_specials))
+    elif hide_requested:
+        lines.append(t("attention.caption_no_specials", lang))
     return "\n\n".join(lines)
 
 
@@ -171,13 +200,26 @@ def _cell_text(stats: HeadStats, metric: str, layer: int, head: int, lang: str) 
     return f"{value:.2f}"
 
 
-def _text_colour(background: str) -> str:
-    """Black or white, whichever reads better on `background` ("rgb(r, g, b)" or "#rrggbb")."""
-    if background.startswith("#"):
-        r, g, b = (int(background[i : i + 2], 16) for i in (1, 3, 5))
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance (0 black .. 1 white) of "#rrggbb" or "rgb(r, g, b)"."""
+    if colour.startswith("#"):
+        channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
     else:
-        r, g, b = (float(c) for c in background[4:-1].split(","))
-    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#FFFFFF"
+        channels = [float(c) for c in colour[colour.index("(") + 1 : -1].split(",")[:3]]
+    linear = [
+        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+        for c in (v / 255 for v in channels)
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever has the higher WCAG contrast on `background`: dark
+    cells (the blue "prev", low cividis values) get white text, light ones black."""
+    luminance = relative_luminance(background)
+    on_black = (luminance + 0.05) / 0.05
+    on_white = 1.05 / (luminance + 0.05)
+    return "#000000" if on_black >= on_white else "#FFFFFF"
 
 
 def _cell_colours(stats: HeadStats, metric: str) -> list[list[str]]:
@@ -207,7 +249,7 @@ def overview_table(stats: HeadStats, metric: str, lang: str):
     frame = pd.DataFrame(rows, columns=columns)
     colours = _cell_colours(stats, metric)
     css = [
-        [""] + [f"background-color: {c}; color: {_text_colour(c)}" for c in row] for row in colours
+        [""] + [f"background-color: {c}; color: {text_colour(c)}" for c in row] for row in colours
     ]
     return frame.style.apply(lambda _: pd.DataFrame(css, columns=columns), axis=None)
 

@@ -94,6 +94,18 @@ def controls_for(key: list, part: str, layer: int, head: int, lang: str) -> tupl
     )
 
 
+def relabel_controls(key: list, lang: str) -> tuple:
+    """(part, head) choices in `lang`. Values are not written: the language switch must
+    not race the new-key handler that owns them (a value read a moment earlier is stale)."""
+    if not key:
+        return gr.update(), gr.update()
+    analysis = analysis_for(key, lang)
+    return (
+        gr.update(choices=part_choices(analysis, lang)),
+        gr.update(choices=head_choices(analysis.n_heads, lang)),
+    )
+
+
 def controls_for_new_key(key: list, part: str, layer: int, head: int, hide: bool, lang: str):
     """(part, layer, head, hide) for a new analysis, with the values a shared link or a
     lesson step asks for applied (this handler is the one writer of those controls)."""
@@ -102,6 +114,24 @@ def controls_for_new_key(key: list, part: str, layer: int, head: int, hide: bool
     head = asked(key, "head", head, int)
     hide = asked(key, "hide", hide, bool)
     return (*controls_for(key, part, layer, head, lang), gr.update(value=bool(hide)))
+
+
+def on_new_key(key: list, part: str, layer: int, head: int, hide: bool, metric: str, lang: str):
+    """Everything the panel shows for a new key, in one answer: its controls (wanted
+    values applied) and the views drawn with them. One event per key, so when keys come
+    quickly the last one's answer is the last to land (no stale view afterwards)."""
+    controls = controls_for_new_key(key, part, layer, head, hide, lang)
+    if not key:
+        return (
+            *controls,
+            *render_head(key, part, layer, head, hide, lang),
+            gr.update(),
+            gr.update(),
+            gr.update(),
+        )
+    part, layer, head, hide = (update.get("value") for update in controls)
+    views = render_head(key, part, layer, head, hide, lang)
+    return (*controls, *views, *render_overview(key, part, metric, lang))
 
 
 def render_head(key: list, part: str, layer: int, head: int, hide_special: bool, lang: str):
@@ -115,7 +145,8 @@ def render_head(key: list, part: str, layer: int, head: int, hide_special: bool,
     view = attention_view(analysis, part, layer, head, bool(hide_special), lang)
     with_part = analysis.family == ENCODER_DECODER
     title = view_title(view, analysis.n_heads, lang, with_part=with_part)
-    return heatmap_figure(view, title, lang), caption(view, lang), head_summary(view, lang)
+    note = caption(view, lang, hide_requested=bool(hide_special))
+    return heatmap_figure(view, title, lang), note, head_summary(view, lang)
 
 
 def render_overview(key: list, part: str, metric: str, lang: str):
@@ -235,16 +266,17 @@ def _wire(ctx, part, layer, head, hide, metric, plot, note, summary, maps, table
     draw_overview = (render_overview, overview_inputs, overview_outputs)
     fit = (controls_for, [ctx.key, part, layer, head, ctx.lang], [part, layer, head])
     ctx.key.change(
-        controls_for_new_key,
-        [ctx.key, part, layer, head, hide, ctx.lang],
-        [part, layer, head, hide],
+        on_new_key,
+        [ctx.key, part, layer, head, hide, metric, ctx.lang],
+        [part, layer, head, hide, *head_outputs, *overview_outputs],
         **private,
-    ).then(*draw_head, **private).then(*draw_overview, **private)
+    )
     for control in (layer, head, hide):
         control.input(*draw_head, trigger_mode="always_last", **private)
     part.input(*fit, **private).then(*draw_head, **private).then(*draw_overview, **private)
     metric.input(*draw_overview, **private)
     ctx.lang.change(metric_choices, ctx.lang, metric, **private)
-    ctx.lang.change(*fit, **private).then(*draw_head, **private).then(*draw_overview, **private)
+    relabel = (relabel_controls, [ctx.key, ctx.lang], [part, head])
+    ctx.lang.change(*relabel, **private).then(*draw_head, **private).then(*draw_overview, **private)
     table.select(pick_head, None, [layer, head], **private).then(*draw_head, **private)
     table.select(None, None, None, js=SHOW_HEATMAP_JS, queue=False, **private)

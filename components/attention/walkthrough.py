@@ -136,14 +136,14 @@ def summary(steps: HeadSteps, labels: list[str], lang: str) -> str:
             )
         )
     lines += [
-        t("walk.s_scores", lang, count=len(labels)),
+        t("walk.s_scores", lang, count=len(labels), n=len(labels)),
         t("walk.s_scale", lang, scale=_scale_text(steps)),
     ]
     if steps.softcap:
         lines.append(t("walk.s_softcap", lang, cap=steps.softcap))
     hidden = int(np.isinf(steps.mask).sum())
     if hidden:
-        lines.append(t("walk.s_mask", lang, hidden=hidden))
+        lines.append(t("walk.s_mask", lang, hidden=hidden, n=hidden))
     else:
         lines.append(t("walk.s_mask_last" if steps.causal else "walk.s_nomask", lang))
     top = f"<code>{escape(labels[best])}</code>"

@@ -17,6 +17,8 @@ from components.embeddings import words as embeddings_words
 from components.embeddings.plots import (
     INPUT,
     TOKEN,
+    chosen_token,
+    default_token,
     layer_of,
     neighbour_rows,
     paths_figure,
@@ -116,6 +118,13 @@ def trajectories_figure(analysis, representation: str, which: list[int], lang: s
     )
 
 
+def path_tokens(analysis) -> list[int]:
+    """The tokens "all tokens" draws: the words, without <bos> / [CLS] / [SEP], whose
+    vectors sit far from every word's and would squeeze the words' paths together."""
+    words = [i for i, tok in enumerate(analysis.tokens) if not tok.special]
+    return words or list(range(analysis.n_tokens))
+
+
 def neighbours_table(analysis, representation: str, index: int, lang: str) -> dict:
     """Nearest vocabulary tokens of one token: input embedding and in context."""
     model_id = analysis.model_id
@@ -163,13 +172,13 @@ def render_view(
     ):
         # a first UMAP / t-SNE fit takes tens of seconds: say so instead of a wrong estimate
         progress(None, desc=t("emb.fitting", lang, method=method.upper()))
-    index = int(index or 0) if index is not None and int(index) < analysis.n_tokens else 0
+    index = chosen_token(analysis, index)
     representation = representation or TOKEN
     try:
         if paths == PATHS_OFF:
             figure = space_figure(analysis, representation, method, lang)
         else:
-            which = [index] if paths == PATHS_ONE else list(range(analysis.n_tokens))
+            which = [index] if paths == PATHS_ONE else path_tokens(analysis)
             figure = trajectories_figure(analysis, representation, which, lang)
         similarity = cosine_matrix(sentence_vectors(analysis, representation))
         heatmap = similarity_figure(similarity, token_labels(analysis), lang)
@@ -205,24 +214,14 @@ def relabel_paths(lang: str):
     return gr.update(choices=path_choices(lang))
 
 
-def update_choices(key: list, representation: str, index, lang: str):
-    """Refresh the representation and token dropdowns for a new analysis (or language)."""
+def update_choices(key: list, lang: str):
+    """The representation choices in `lang`. Values are not written: the language
+    switch must not race the new-key handler that owns them."""
     if not key:
-        return gr.update(), gr.update()
+        return gr.update()
     analysis = analysis_for(key, lang)
-    choices = representation_choices(analysis.n_layers, lang)
-    values = [value for _, value in choices]
-    tokens = _token_choices(analysis)
-    keep = int(index) if index is not None and int(index) < analysis.n_tokens else 0
-    return (
-        gr.update(choices=choices, value=representation if representation in values else TOKEN),
-        gr.update(choices=tokens, value=keep),
-    )
-
-
-def first_word(analysis) -> int:
-    """The first token that is not a special token (<bos>, [CLS]), else 0."""
-    return next((i for i, tok in enumerate(analysis.tokens) if not tok.special), 0)
+    adds_position = analysis.position_embeddings is not None
+    return gr.update(choices=representation_choices(analysis.n_layers, lang, adds_position))
 
 
 def controls_for_new_key(key: list, representation: str, method: str, paths: str, lang: str):
@@ -232,18 +231,30 @@ def controls_for_new_key(key: list, representation: str, method: str, paths: str
     if not key:
         return gr.update(), gr.update(), gr.update(), gr.update()
     analysis = analysis_for(key, lang)
-    choices = representation_choices(analysis.n_layers, lang)
+    choices = representation_choices(
+        analysis.n_layers, lang, adds_position=analysis.position_embeddings is not None
+    )
     values = [value for _, value in choices]
     representation = asked(key, "emb_layer", representation, choices=values)
     method = asked(key, "emb_method", method, choices=list(METHODS))
     paths = asked(key, "emb_paths", paths, choices=[PATHS_OFF, PATHS_ONE, PATHS_ALL])
-    token = asked(key, "emb_token", first_word(analysis), choices=range(analysis.n_tokens))
+    token = asked(key, "emb_token", default_token(analysis), choices=range(analysis.n_tokens))
     return (
         gr.update(choices=choices, value=representation if representation in values else TOKEN),
         gr.update(value=method),
         gr.update(value=paths),
         gr.update(choices=_token_choices(analysis), value=token),
     )
+
+
+def on_new_key(key, representation, method, paths, index, lang, progress=gr.Progress()):
+    """The controls for a new key (wanted values applied) and the views drawn with them,
+    in one answer: with keys coming quickly, the last key's answer lands last."""
+    controls = controls_for_new_key(key, representation, method, paths, lang)
+    if not key:
+        return (*controls, gr.update(), gr.update(), gr.update(), gr.update())
+    representation, method, paths, index = (update.get("value") for update in controls)
+    return (*controls, *render_view(key, representation, method, paths, index, lang, progress))
 
 
 def _token_choices(analysis) -> list[tuple[str, int]]:
@@ -285,6 +296,7 @@ def build(ctx: PanelContext) -> None:
                 table = gr.Dataframe(
                     headers=["#", t("emb.nb_input"), "cos", t("emb.nb_context", layer="L"), "cos "],
                     interactive=False,
+                    wrap=True,  # long headers and Korean pieces wrap instead of being cut
                     elem_id="emb-neighbours",
                 )
         with gr.Column(scale=1):
@@ -294,17 +306,15 @@ def build(ctx: PanelContext) -> None:
     private = {"api_visibility": "private"}
     draw = (render_view_with_progress, inputs, outputs)
     ctx.key.change(
-        controls_for_new_key,
-        [ctx.key, representation, method, paths, ctx.lang],
-        [representation, method, paths, token],
+        on_new_key,
+        inputs,
+        [representation, method, paths, token, *outputs],
+        concurrency_limit=2,
         **private,
-    ).then(*draw, concurrency_limit=2, **private)
-    ctx.lang.change(
-        update_choices,
-        [ctx.key, representation, token, ctx.lang],
-        [representation, token],
-        **private,
-    ).then(*draw, concurrency_limit=2, **private)
+    )
+    ctx.lang.change(update_choices, [ctx.key, ctx.lang], representation, **private).then(
+        *draw, concurrency_limit=2, **private
+    )
     ctx.lang.change(relabel_paths, ctx.lang, paths, api_visibility="private", queue=False)
     for control in (representation, method, paths, token):
         control.input(*draw, concurrency_limit=2, trigger_mode="always_last", **private)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from components.page.context import escape
 from components.page.i18n import t
@@ -14,12 +15,22 @@ from components.page.theme import CATEGORICAL, MASKED, SEQUENTIAL, style
 
 TOKEN = "token"
 INPUT = "input"
-MAX_LABELLED = 60  # beyond this many tokens, names show on hover only
+MAX_LABELLED = 30  # beyond this many tokens, names show on hover only
+LABEL_CHARS = 8  # a label in the 3D scene is cut to this many characters of text
+# Where each label sits around its point, in turn, so neighbouring labels spread out.
+LABEL_POSITIONS = ("top center", "bottom center", "middle right", "middle left")
+MANY_COLOURS = "Turbo"  # sampled when there are more paths than categorical colours
 
 
-def representation_choices(n_layers: int, lang: str) -> list[tuple[str, str]]:
-    """Dropdown choices: token lookup, token + position, then after each block."""
-    choices = [(t("emb.rep_token", lang), TOKEN), (t("emb.rep_input", lang), INPUT)]
+def representation_choices(
+    n_layers: int, lang: str, adds_position: bool = True
+) -> list[tuple[str, str]]:
+    """Dropdown choices: token lookup, token + position, then after each block.
+
+    A model without a position table (rotary: positions act inside attention) adds
+    nothing before block 1, and the second choice says so."""
+    input_key = "emb.rep_input" if adds_position else "emb.rep_input_rotary"
+    choices = [(t("emb.rep_token", lang), TOKEN), (t(input_key, lang), INPUT)]
     choices += [(t("emb.rep_layer", lang, layer=n), str(n)) for n in range(1, n_layers + 1)]
     return choices
 
@@ -39,6 +50,68 @@ def sentence_vectors(analysis, representation: str) -> np.ndarray:
     if representation == TOKEN:
         return analysis.token_embeddings
     return analysis.hidden_states[layer_of(representation, analysis.n_layers)]
+
+
+def default_token(analysis) -> int:
+    """The token a view starts on: the first real word, not <bos> / [CLS]."""
+    return next((i for i, tok in enumerate(analysis.tokens) if not tok.special), 0)
+
+
+def chosen_token(analysis, index, allow_special: bool = True) -> int:
+    """`index` where it names a token of this analysis, else the default token.
+
+    With allow_special False a special token counts as no choice: a new analysis
+    moves the dropdown's starting 0 (<bos>, [CLS]) on to the first real word, while
+    a view still draws a special token the user picked by hand."""
+    try:
+        index = int(index)
+    except (TypeError, ValueError):
+        return default_token(analysis)
+    if not 0 <= index < analysis.n_tokens:
+        return default_token(analysis)
+    if analysis.tokens[index].special and not allow_special:
+        return default_token(analysis)
+    return index
+
+
+def path_colours(n: int) -> list[str]:
+    """[n] distinct colours: the categorical palette, or `n` samples of Turbo beyond it."""
+    if n <= len(CATEGORICAL):
+        return list(CATEGORICAL[:n])
+    return sample_colorscale(MANY_COLOURS, list(np.linspace(0.03, 0.97, n)), colortype="rgb")
+
+
+def scene_label(label: str) -> str:
+    """A short label for the 3D scene: the text (after an 'i:' position) cut to
+    LABEL_CHARS characters, its surrounding spaces dropped."""
+    index, colon, text = label.partition(":")
+    if not (colon and index.replace(",", "").isdigit()):
+        index, text = "", label
+    text = text.strip() or text
+    short = f"{text[:LABEL_CHARS]}…" if len(text) > LABEL_CHARS else text
+    return f"{index}:{short}" if index else short
+
+
+def merged_labels(points: np.ndarray, labels: list[str]) -> list[str]:
+    """One label per spot: tokens on the same point (a repeated word before any
+    position is added) share one label, '1,6,10:배', instead of writing over each other."""
+    spots: dict[tuple, list[int]] = {}
+    for i, point in enumerate(np.round(np.asarray(points, dtype=np.float64), 4)):
+        spots.setdefault(tuple(point), []).append(i)
+    merged = [""] * len(labels)
+    for members in spots.values():
+        parts = [labels[i].partition(":") for i in members]
+        if len(members) > 1 and all(colon and index.isdigit() for index, colon, _ in parts):
+            texts = list(dict.fromkeys(text for _, _, text in parts))
+            merged[members[0]] = ",".join(index for index, _, _ in parts) + ":" + "/".join(texts)
+        else:
+            merged[members[0]] = labels[members[0]]
+    return merged
+
+
+def label_positions(n: int) -> list[str]:
+    """[n] text positions taken in turn, so labels of nearby points do not stack."""
+    return [LABEL_POSITIONS[i % len(LABEL_POSITIONS)] for i in range(n)]
 
 
 def token_labels(analysis, escaped: bool = True) -> list[str]:
@@ -92,11 +165,12 @@ def scatter_figure(
             y=points[:, 1],
             z=points[:, 2],
             mode=mode,
-            text=labels,
+            text=[scene_label(label) if label else "" for label in merged_labels(points, labels)],
+            textposition=label_positions(len(labels)),
             hovertext=hover,
             hovertemplate="%{hovertext}<extra></extra>",
             marker={"size": 5, "color": CATEGORICAL[0]},
-            textfont={"size": 12},
+            textfont={"size": 11},
             name=t("emb.tokens", lang),
         )
     )
@@ -115,8 +189,11 @@ def paths_figure(
 
     `labels` are raw; they are escaped where plotly reads HTML (legend, hover)."""
     figure = go.Figure(_background_trace(background, background_names, lang))
+    colours = path_colours(len(paths))
+    where = label_positions(len(paths))
+    end_labels = len(paths) <= MAX_LABELLED
     for n, (path, label) in enumerate(zip(paths, labels, strict=True)):
-        colour = CATEGORICAL[n % len(CATEGORICAL)]
+        colour = colours[n]
         steps = [t("emb.step", lang, layer=layer) for layer in range(len(path))]
         figure.add_trace(
             go.Scatter3d(
@@ -136,9 +213,11 @@ def paths_figure(
                 x=path[[-1], 0],
                 y=path[[-1], 1],
                 z=path[[-1], 2],
-                mode="markers+text",
+                mode="markers+text" if end_labels else "markers",
                 marker={"size": 6, "color": colour, "symbol": "diamond"},
-                text=[label],
+                text=[scene_label(label)],
+                textposition=where[n],
+                textfont={"size": 11, "color": colour},
                 hoverinfo="skip",
                 showlegend=False,
             )

@@ -9,6 +9,7 @@ apply exactly) or from the top-100 the Analysis stored for an earlier position
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,15 +19,16 @@ import plotly.graph_objects as go
 
 from components.page.context import escape
 from components.page.i18n import t
-from components.page.theme import CATEGORICAL, MASKED, style
+from components.page.theme import CATEGORICAL, MASKED, style, title_margin, wrap_title
 from models.analysis import Analysis
-from models.lenses.sampling import Distribution, distribution
+from models.lenses.sampling import Distribution, distribution, ranked_ids
 
 KEPT_COLOUR = CATEGORICAL[0]  # blue
 FINAL_COLOUR = CATEGORICAL[1]  # orange
 ACTUAL_COLOUR = CATEGORICAL[3]  # vermillion
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
 MARKDOWN_SYNTAX = set("\\`*_{}[]()#+-.!|~")
+LEGEND_ROOM = 110  # bottom margin: the axis title and a legend of up to two rows
 
 Decode = Callable[[int], str]
 
@@ -64,10 +66,7 @@ def from_logits(logits: np.ndarray, temperature, top_k, top_p, shown: int, decod
 
 def from_distribution(logits: np.ndarray, dist: Distribution, shown: int, decode: Decode):
     """The `shown` most likely of a full distribution [V] (kept ones first)."""
-    shown = max(1, min(int(shown), logits.shape[0]))
-    # the cuts keep the most likely tokens, so the kept ones come first in this order
-    head = np.argpartition(-dist.probs, shown - 1)[:shown]
-    order = head[np.lexsort((-dist.probs[head], -dist.final[head]))]
+    order = ranked_ids(logits, dist, shown)
     log_total = float(np.logaddexp.reduce(logits.astype(np.float64)))
     return Candidates(
         ids=order,
@@ -180,8 +179,25 @@ def _themed_layout() -> dict:
 def fast_figure(traces: list[dict], title: str, height: int, **layout) -> go.Figure:
     """A themed figure from plain trace dicts, without per-property validation: the
     bars re-render on every slider move and validation cost ~0.3 s a figure."""
+    title = wrap_title(title)
     merged = {**_themed_layout(), "title": {"text": title}, "height": height, **layout}
+    merged["margin"] = {**merged.get("margin", {}), "t": title_margin(title)}
     return go.Figure({"data": traces, "layout": merged}, _validate=False)
+
+
+def percent_format(top: float, ticks: int = 6) -> str:
+    """A d3 percent format with the decimals the axis needs up to `top` (a fraction):
+    at temperature 2.5 the bars end near 1.5%, and '.0%' wrote 0%, 0%, 1%, 1%."""
+    step = max(float(top), 1e-12) / ticks  # about the tick spacing plotly picks
+    decimals = max(0, -math.floor(math.log10(step * 100)))
+    return f".{min(decimals, 4)}%"
+
+
+def bar_text(prob: float) -> str:
+    """The number at a bar's end: 12.3%, 0.42%, 0.0031% (never a bare 0.0%)."""
+    if prob >= 0.001 or prob == 0:
+        return f"{prob:.1%}"
+    return f"{prob * 100:.2g}%"
 
 
 def _pick(values, mask) -> list:
@@ -208,7 +224,7 @@ def bar_figure(candidates: Candidates, lang: str, title: str) -> go.Figure:
                     "orientation": "h",
                     "name": name,
                     "marker": {"color": colour, "pattern": {"shape": pattern}},
-                    "text": [f"{p:.1%}" for p in candidates.probs[mask]],
+                    "text": [bar_text(p) for p in candidates.probs[mask]],
                     "textposition": "outside",
                     "hovertext": _pick(hover, mask),
                     "hoverinfo": "text",
@@ -236,16 +252,24 @@ def bar_figure(candidates: Candidates, lang: str, title: str) -> go.Figure:
     return fast_figure(
         traces,
         title,
-        height=180 + 30 * len(labels),
+        height=200 + 30 * len(labels),
         barmode="overlay",
         xaxis={
             "title": {"text": t("nt.axis_prob", lang)},
-            "tickformat": ".0%",
+            "tickformat": percent_format(top * 1.2),
             "range": [0, top * 1.2],
         },
         yaxis={"autorange": "reversed", "automargin": True},
-        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-        margin={"l": 10, "r": 20, "t": 90, "b": 40},
+        # under the axis title, clear of the chart's title whatever the knobs add
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "y": 0,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "yref": "container",
+        },
+        margin={"l": 10, "r": 20, "b": LEGEND_ROOM},
     )
 
 
@@ -279,6 +303,7 @@ def summary(candidates: Candidates, lang: str) -> str:
             "nt.summary_mass",
             lang,
             shown=len(candidates.ids),
+            n=len(candidates.ids),
             mass=f"{candidates.shown_mass:.1%}",
             rest=f"{max(0.0, 1 - candidates.shown_mass):.1%}",
             others=f"{candidates.vocab - len(candidates.ids):,}",
@@ -295,7 +320,7 @@ def summary(candidates: Candidates, lang: str) -> str:
             )
         )
     if candidates.n_kept is not None:
-        lines.append(t("nt.summary_kept", lang, kept=f"{candidates.n_kept:,}"))
+        lines.append(t("nt.summary_kept", lang, kept=f"{candidates.n_kept:,}", n=candidates.n_kept))
     else:
         lines.append(t("nt.summary_stored", lang))
     if candidates.actual_prob is not None:

@@ -29,7 +29,6 @@ SMALL_STYLE = "font-size:0.65em;color:inherit"
 FIRST_STYLE = "background:#FFFFFF;color:#000000;border-style:dashed"
 CHIP_STYLE = "display:inline-block;padding:1px 6px;margin:0 2px;border-radius:3px"
 LOG_FLOOR = 5  # probabilities from 1 down to 1e-5 spread over the colour scale
-SUGGESTED_MLM = "distilbert-base-uncased, bert-base-uncased, klue/bert-base"
 
 
 def output_tokens(analysis: Analysis) -> tuple[TokenInfo, ...]:
@@ -165,7 +164,7 @@ def family_notice(analysis: Analysis, lang: str) -> str:
     """What this model can predict, in one short paragraph (empty for decoders)."""
     model = escape(analysis.model_id)
     if analysis.family == ENCODER and not analysis.has_lm_head:
-        return t("nt.no_head", lang, model=model, suggestions=SUGGESTED_MLM)
+        return t("nt.no_head", lang, model=model)
     if analysis.family == ENCODER:
         return t("nt.mlm_notice", lang, model=model)
     if analysis.family == ENCODER_DECODER:

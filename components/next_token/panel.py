@@ -77,8 +77,8 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
     if not key:  # nothing analysed yet (e.g. the language switched first)
         return gr.skip(), gr.skip()
     analysis = analysis_for(key, lang)
-    if not analysis.has_lm_head:
-        return go.Figure(), inside.family_notice(analysis, lang)
+    if not analysis.has_lm_head:  # the notice above the chart says why, once
+        return go.Figure(), ""
     generated = gen.generated_ids(state, key)
     knobs = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
     try:
@@ -91,6 +91,45 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
     figure = view.bar_figure(candidates, lang, _title(analysis, int(position or 0), step, lang))
     text = view.summary(candidates, lang)
     return figure, f"{text}\n- {picks}" if picks else text
+
+
+# What `prediction_controls` returns an update for, in this order.
+PREDICTION_CONTROLS = (
+    "plot",
+    "temperature",
+    "top_k",
+    "top_p",
+    "position",
+    "shown",
+    "sample",
+    "seed",
+    "n_tokens",
+    "step_button",
+    "generate_button",
+    "reset_button",
+)
+
+
+def prediction_controls(key, lang) -> tuple:
+    """gr.update()s for PREDICTION_CONTROLS: what this analysis can predict is usable.
+
+    A decoder or an encoder-decoder gets everything. An encoder with a masked-LM head
+    keeps the chart, the position and the number shown (its fill-mask predictions) but
+    no sampling knobs or generation; an encoder without a head predicts nothing, so
+    the chart is hidden and every control is off (the notice says why).
+    """
+    if not key:
+        return tuple(gr.skip() for _ in PREDICTION_CONTROLS)
+    analysis = analysis_for(key, lang)
+    generates = analysis.has_lm_head and analysis.family != ENCODER
+    usable = dict.fromkeys(PREDICTION_CONTROLS, generates)
+    usable.update(position=analysis.has_lm_head, shown=analysis.has_lm_head)
+    return tuple(
+        gr.update(visible=analysis.has_lm_head)
+        if name == "plot"
+        else gr.update(interactive=usable[name])
+        for name in PREDICTION_CONTROLS
+    )
 
 
 def inside_views(key, state, lang):
@@ -150,6 +189,30 @@ def knobs_for_new_key(key, temperature, top_k, top_p) -> tuple:
         value = asked(key, name, current, kind)
         values.append(min(max(kind(value), low), high) if value is not None else current)
     return tuple(values)
+
+
+def on_new_key(key, temperature, top_k, top_p, shown, sample, seed, lang):
+    """Everything the tab shows for a new key, in one answer: the knobs (wanted values
+    applied), no generated tokens, the bars and the views that read the text. With keys
+    coming quickly, the last key's answer lands last."""
+    if not key:
+        return (gr.skip(),) * 12
+    temperature, top_k, top_p = knobs_for_new_key(key, temperature, top_k, top_p)
+    state, slider, continuation = reset(key, lang)
+    position = slider.get("value")
+    bars = distribution_view(
+        key, state, position, temperature, top_k, top_p, shown, sample, seed, lang
+    )
+    return (
+        temperature,
+        top_k,
+        top_p,
+        state,
+        slider,
+        continuation,
+        *bars,
+        *inside_views(key, state, lang),
+    )
 
 
 def extend(key, state, n_tokens, temperature, top_k, top_p, sample, seed, lang):
@@ -271,10 +334,13 @@ def _wire(
         [ctx.key, state, ctx.lang],
         [notice, surprise, lens, masks],
     )
-    knob_io = ([ctx.key, temperature, top_k, top_p], [temperature, top_k, top_p])
-    started = ctx.key.change(knobs_for_new_key, *knob_io, **private)
-    started = started.then(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
-    started.then(*bars, **private).then(*views, **private)
+    ctx.key.change(
+        on_new_key,
+        [ctx.key, temperature, top_k, top_p, shown, sample, seed, ctx.lang],
+        [temperature, top_k, top_p, state, position, continuation, plot, summary]
+        + [notice, surprise, lens, masks],
+        **private,
+    )
     cleared = clear.click(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
     cleared.then(*bars, **private).then(*views, **private)
     ctx.lang.change(

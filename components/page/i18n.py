@@ -2,6 +2,10 @@
 
 Each file holds {"en": {key: text}, "ko": {key: text}}; files are merged, so a
 panel keeps its own strings in its own file. Missing Korean falls back to English.
+
+Counts: a string that prints a count takes it as the parameter `n`; where the
+singular reads differently, the same key with ".one" holds it (English only:
+Korean has no plural), and `t` picks it when n is 1 ("1 token", not "1 tokens").
 """
 
 from __future__ import annotations
@@ -30,8 +34,19 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, **params: object) -> str:
     """The string `key` in `lang` (falling back to English, then the key itself)."""
     strings = catalog()
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-    text = strings[lang].get(key) or strings[DEFAULT_LANGUAGE].get(key) or key
+    source = strings[lang] if strings[lang].get(key) else strings[DEFAULT_LANGUAGE]
+    if _is_one(params.get("n")) and source.get(key + ".one"):
+        key += ".one"
+    text = source.get(key) or key
     try:
         return text.format(**params) if params else text
     except (KeyError, IndexError):
         return text
+
+
+def _is_one(count: object) -> bool:
+    """Is `count` (a number or its printed form, "1" or "1.0") exactly one?"""
+    try:
+        return float(str(count).replace(",", "")) == 1
+    except ValueError:
+        return False

@@ -4,6 +4,7 @@ with the status line under it saying which analysis is on screen."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -15,7 +16,7 @@ from components.page.context import (
     session_key,
 )
 from components.page.i18n import t
-from models.loading.catalog import BUNDLED, DEFAULT_MODEL, SUGGESTED
+from models.loading.catalog import BUNDLED, DEFAULT_MODEL, SUGGESTED, source_kind
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "assets" / "examples.json"
 DEFAULT_TEXT = "The capital of France is"
@@ -34,13 +35,21 @@ def example_choices() -> list[tuple[str, int]]:
 def model_choices(lang: str = "en") -> list[tuple[str, str]]:
     """Dropdown choices: bundled first (marked), then suggested Hub ids, in `lang`."""
 
-    def label(entry, source: str) -> str:
+    def label(entry) -> str:
         family = t(f"family.{entry.family}", lang)
-        return f"{entry.id}  · {t(f'app.source_{source}', lang)}, {family}"
+        source = source_kind(entry)  # where it loads from on this server, in English
+        return f"{entry.id}  · {family} · {t(f'source.{source}', lang) if lang != 'en' else source}"
 
-    return [(label(e, "bundled"), e.id) for e in BUNDLED] + [
-        (label(e, "hub"), e.id) for e in SUGGESTED
-    ]
+    return [(label(e), e.id) for e in BUNDLED + SUGGESTED]
+
+
+MARKDOWN_SIGNS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+
+
+def plain(text: str) -> str:
+    """`text` with Markdown's signs escaped: a model id or an error message in the
+    status line shows as typed (``![x](https://...)`` must not load an image)."""
+    return MARKDOWN_SIGNS.sub(r"\\\1", text)
 
 
 def status_line(key: list, lang: str) -> str:
@@ -51,11 +60,12 @@ def status_line(key: list, lang: str) -> str:
     return t(
         "app.status_ready",
         lang,
-        model=analysis.model_id,
+        model=plain(analysis.model_id),
         family=t(f"family.{analysis.family}", lang),
         layers=analysis.n_layers,
         heads=analysis.n_heads,
         tokens=analysis.n_tokens,
+        n=analysis.n_tokens,
     )
 
 
@@ -74,7 +84,7 @@ def analyse(
         analysis_for(key, lang, progress=report)
     except gr.Error as error:
         still = status_line(shown, lang) if shown else ""
-        return gr.update(), t("app.status_failed", lang, error=error.message, shown=still)
+        return gr.update(), t("app.status_failed", lang, error=plain(error.message), shown=still)
     return key, status_line(key, lang)
 
 

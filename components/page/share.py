@@ -18,7 +18,7 @@ import gradio as gr
 from components.page.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 TAB_PREFIX = "tab."
-TAB_NAMES = ("tokenization", "embeddings", "attention", "next_token")
+TAB_NAMES = ("tokenization", "embeddings", "attention", "block", "next_token")
 
 
 def tab_id(name: str | None) -> str | None:

@@ -7,8 +7,9 @@ Nothing here touches a model or Gradio.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from components.page.context import escape
 from components.page.i18n import t
@@ -40,6 +41,7 @@ CHIP_CSS = """
 .tok-group .tok-text { font-size: 12px; font-family: ui-monospace, monospace; }
 .tok-row { margin: 10px 0 2px; font-weight: 600; }
 .tok-row small { font-weight: 400; color: #444; }
+.tok-note { margin: 2px 0 6px; color: #444; font-size: 0.9em; }
 """
 
 
@@ -58,12 +60,30 @@ class Chip:
     byte_values: tuple[int, ...]
     sentence: int = 0
     word_id: int | None = None
-    shown: str = ""  # drawn instead of `text` when set (jamo)
+    shown: str = ""  # drawn instead of `text` when set (jamo, a lowercased piece)
+    folded: bool = False  # `shown` is the model's lowercased (accent-free) reading of `text`
+
+
+def fold(text: str) -> str:
+    """What an uncased WordPiece tokenizer makes of `text`: lowercase, accents removed."""
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def with_model_reading(chip: Chip, prefix: str = "##") -> Chip:
+    """`chip` drawn as the model reads it where the tokenizer lowercased the text:
+    'The' becomes the vocabulary piece 'the' (the continuation prefix dropped)."""
+    if chip.special or chip.unknown or chip.shown or not chip.text:
+        return chip
+    core = chip.piece.removeprefix(prefix)
+    if core == chip.text or core != fold(chip.text):
+        return chip
+    return replace(chip, shown=core, folded=True)
 
 
 def chips_of_tokens(tokens: Sequence[TokenInfo], unk_id: int | None) -> list[Chip]:
     """Chips of a model tokenizer's tokens ([UNK] is the tokenizer's unknown id)."""
-    return [
+    chips = [
         Chip(
             index=i,
             text=tok.text,
@@ -79,6 +99,7 @@ def chips_of_tokens(tokens: Sequence[TokenInfo], unk_id: int | None) -> list[Chi
         )
         for i, tok in enumerate(tokens)
     ]
+    return [with_model_reading(chip) for chip in chips]
 
 
 def visible_whitespace(text: str) -> str:
@@ -110,6 +131,8 @@ def chip_title(chip: Chip, lang: str) -> str:
             t("tok.hover.bytes", lang, bytes=hex_bytes(chip.byte_values), n=len(chip.byte_values))
         )
     lines.append(t("tok.hover.span", lang, start=chip.start, end=chip.end))
+    if chip.folded:
+        lines.append(t("tok.hover.folded", lang, text=chip.text, piece=chip.shown))
     lines.append(t("tok.hover.special_yes" if chip.special else "tok.hover.special_no", lang))
     if chip.unknown:
         lines.append(t("tok.hover.unknown", lang))
@@ -138,14 +161,22 @@ def _chip_label(chip: Chip) -> str:
     return escape(chip.piece) or "∅"
 
 
-def _part_label(chip: Chip) -> str:
-    """A token inside a character group: its bytes in hex when they are only part of
-    a character (byte-level BPE, <0xNN>), else its vocabulary piece (##ᅡ, jamo)."""
-    if chip.shown:
-        return visible_whitespace(chip.shown)
+def is_byte_piece(chip: Chip) -> bool:
+    """Are the chip's bytes only part of a character (byte-level BPE, <0xNN>), rather
+    than a piece of text of its own (WordPiece's jamo ##ᅡ)?"""
     try:
         bytes(chip.byte_values).decode("utf-8")
     except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _part_label(chip: Chip) -> str:
+    """A token inside a character group: its bytes in hex when they are only part of
+    a character, else its vocabulary piece (##ᅡ, jamo)."""
+    if chip.shown:
+        return visible_whitespace(chip.shown)
+    if is_byte_piece(chip):
         return escape(hex_bytes(chip.byte_values))
     return escape(chip.piece)
 
@@ -170,6 +201,14 @@ def _group_html(group: CharacterGroup, chips: list[Chip], text: str, lang: str) 
         f'<span class="tok-group-text" dir="auto">{shared}'
         f'</span><span class="tok-group-parts">{parts}</span></span>'
     )
+
+
+def special_note(chips: list[Chip], show_special: bool, lang: str) -> str:
+    """A short HTML note when special tokens are to be hidden but the tokenizer added
+    none (SmolLM2 adds no <bos>): the checkbox then changes nothing, and says why."""
+    if show_special or any(chip.special for chip in chips):
+        return ""
+    return f'<p class="tok-note">{escape(t("tok.no_specials", lang))}</p>'
 
 
 def chips_html(

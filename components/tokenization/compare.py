@@ -11,7 +11,7 @@ import pandas as pd
 
 from components.page.context import PanelContext, escape, user_error
 from components.page.i18n import t
-from components.tokenization.chips import CHIP_CSS, Chip, chips_html
+from components.tokenization.chips import CHIP_CSS, Chip, chips_html, with_model_reading
 from models.lenses.baselines import BASELINES, CHAR, JAMO, WORD, Segmentation
 from models.lenses.tokenizer_compare import compare_tokenizers
 from models.loading.catalog import BUNDLED
@@ -40,7 +40,7 @@ def default_selection() -> list[str]:
 
 
 def chips_of_segmentation(segmentation: Segmentation) -> list[Chip]:
-    return [
+    chips = [
         Chip(
             index=i,
             text=p.text,
@@ -55,6 +55,7 @@ def chips_of_segmentation(segmentation: Segmentation) -> list[Chip]:
         )
         for i, p in enumerate(segmentation.pieces)
     ]
+    return [with_model_reading(chip) for chip in chips]
 
 
 def comparison_html(segmentations: list[Segmentation], text: str, lang: str) -> str:
@@ -65,6 +66,7 @@ def comparison_html(segmentations: list[Segmentation], text: str, lang: str) -> 
             "tok.compare_row",
             lang,
             tokens=seg.count,
+            n=seg.count,
             vocab=f"{seg.vocab_size:,}",
             oov=seg.oov_count,
         )

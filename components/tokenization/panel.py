@@ -11,7 +11,13 @@ import gradio as gr
 from components.page.context import PanelContext, analysis_for, asked, explanation, user_error
 from components.page.i18n import t
 from components.tokenization import compare as tokenization_compare
-from components.tokenization.chips import CHIP_CSS, chips_html, chips_of_tokens, split_note
+from components.tokenization.chips import (
+    CHIP_CSS,
+    chips_html,
+    chips_of_tokens,
+    special_note,
+    split_note,
+)
 from components.tokenization.tables import (
     category_colours,
     detail_rows,
@@ -68,7 +74,7 @@ def render_panel(key: list, lang: str, show_special: bool) -> tuple:
         color_map=category_colours(lang),
     )
     return (
-        chips_html(chips, texts, lang, show_special),
+        special_note(chips, show_special, lang) + chips_html(chips, texts, lang, show_special),
         split_note(chips, texts, lang),
         highlighted,
         statistics_markdown(
@@ -134,12 +140,12 @@ def build(ctx: PanelContext) -> None:
     inputs_ = [ctx.key, ctx.lang, show_special]
     private = {"api_visibility": "private"}
     ctx.share(show_special, "special")
-    ctx.key.change(
-        lambda key, shown: asked(key, "special", shown, bool),
-        [ctx.key, show_special],
-        show_special,
-        **private,
-    ).then(render_panel, inputs_, outputs, **private)
+
+    def on_new_key(key, lang, shown):  # one answer per key: the checkbox and the views
+        shown = asked(key, "special", shown, bool)
+        return (shown, *render_panel(key, lang, shown))
+
+    ctx.key.change(on_new_key, inputs_, [show_special, *outputs], **private)
     for event in (ctx.lang.change, show_special.input):
         event(render_panel, inputs_, outputs, **private)
     gr.api(tokenize, api_name="tokenize")

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 from components.page.i18n import t
-from components.tokenization.chips import Chip, hex_bytes, plain_whitespace
+from components.tokenization.chips import Chip, hex_bytes, is_byte_piece, plain_whitespace
 from models.tokens import group_by_character
 
-CATEGORIES = ("word", "subword", "bytes", "unknown", "special")
+CATEGORIES = ("word", "subword", "bytes", "pieces", "unknown", "special")
 CATEGORY_COLOURS = {
     "word": "#56B4E9",
     "subword": "#E69F00",
     "bytes": "#CC79A7",
+    "pieces": "#009E73",
     "unknown": "#D55E00",
     "special": "#999999",
 }
@@ -31,7 +32,9 @@ def detail_rows(chips: list[Chip], lang: str, show_special: bool = True) -> pd.D
     rows = [
         [
             chip.index,
-            chip.piece if chip.special else plain_whitespace(chip.shown or chip.text),
+            chip.piece
+            if chip.special
+            else plain_whitespace(chip.text if chip.folded else chip.shown or chip.text),
             chip.piece,
             chip.id,
             hex_bytes(chip.byte_values),
@@ -150,7 +153,7 @@ def _category(group_chips: list[Chip], text: str) -> str:
     if any(c.unknown for c in group_chips):
         return "unknown"
     if len(group_chips) > 1:
-        return "bytes"
+        return "bytes" if any(is_byte_piece(c) for c in group_chips) else "pieces"
     return "word" if is_whole_word(text, first.start, first.end) else "subword"
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from models.device import gpu_task, model_device, to_numpy
 from models.loading.catalog import ENCODER_DECODER
 from models.loading.load import load_model
 from models.tokens import byte_decoder, is_byte_level
@@ -27,12 +28,29 @@ _STATES: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _STATES_LOCK = threading.Lock()
 _COMPUTE_LOCK = threading.Lock()  # one background run at a time
 MAX_STATE_MODELS = 2
+_COPIES: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()  # CPU copies of embeddings
 
 
 def embedding_matrix(model_id: str) -> np.ndarray:
-    """[V, D] the input-embedding weights (a view, not a copy), before any scale."""
-    module = load_model(model_id).model.get_input_embeddings()
-    return module.weight.detach().numpy()
+    """[V, D] the input-embedding weights as float32 on the CPU, before any scale.
+
+    A view of a CPU model's own weights; for a model on CUDA (or in half precision)
+    a CPU copy, kept for the last two such models.
+    """
+    weight = load_model(model_id).model.get_input_embeddings().weight
+    if weight.device.type == "cpu" and weight.dtype == torch.float32:
+        return weight.detach().numpy()
+    key = (model_id, id(weight))
+    with _STATES_LOCK:
+        if key in _COPIES:
+            _COPIES.move_to_end(key)
+            return _COPIES[key]
+    copy = to_numpy(weight)
+    with _STATES_LOCK:
+        _COPIES[key] = copy
+        while len(_COPIES) > MAX_STATE_MODELS:
+            _COPIES.popitem(last=False)
+    return copy
 
 
 def embedding_scale(model_id: str) -> float:
@@ -123,7 +141,10 @@ def _base_model(loaded) -> torch.nn.Module:
     return getattr(loaded.model, "base_model", loaded.model)
 
 
-def _run_context_free(model_id: str, ids: np.ndarray) -> np.ndarray:
+@gpu_task
+def run_context_free(model_id: str, ids: np.ndarray) -> np.ndarray:
+    """[L+1, N, D] hidden states of each id read alone (see context_free_states); under
+    spaces.GPU on ZeroGPU."""
     loaded = load_model(model_id)
     prefix, suffix = _special_frame(loaded.tokenizer)
     bos = loaded.tokenizer.bos_token_id
@@ -134,7 +155,7 @@ def _run_context_free(model_id: str, ids: np.ndarray) -> np.ndarray:
     chunks = []
     for start in range(0, len(ids), CHUNK):
         batch = [prefix + [int(i)] + suffix for i in ids[start : start + CHUNK]]
-        input_ids = torch.tensor(batch)
+        input_ids = torch.tensor(batch, device=model_device(base))
         with loaded.lock, torch.inference_mode():
             out = base(
                 input_ids=input_ids,
@@ -142,7 +163,7 @@ def _run_context_free(model_id: str, ids: np.ndarray) -> np.ndarray:
                 output_hidden_states=True,
             )
         states = torch.stack(out.hidden_states)[:, :, where]  # [L+1, chunk, D]
-        chunks.append(states.to(torch.float32).numpy())
+        chunks.append(to_numpy(states))
     return np.concatenate(chunks, axis=1)
 
 
@@ -169,7 +190,7 @@ def context_free_states(model_id: str) -> tuple[np.ndarray, np.ndarray]:
         ids = background_ids(model_id)
         step = max(1, len(ids) // CONTEXT_FREE_WORDS)
         ids = ids[::step][:CONTEXT_FREE_WORDS]
-        result = (_run_context_free(model_id, ids), ids)
+        result = (run_context_free(model_id, ids), ids)
         with _STATES_LOCK:
             _STATES[model_id] = result
             while len(_STATES) > MAX_STATE_MODELS:

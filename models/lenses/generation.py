@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from models.analysis import Analysis
+from models.device import gpu_task, to_numpy
 from models.errors import AnatomyError
 from models.lenses.sampling import distribution
 from models.loading.catalog import ENCODER_DECODER
@@ -123,7 +124,7 @@ class _LogitsCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        logits = _forward_logits(loaded, encoder_ids, context)
+        logits = forward_logits(loaded.model_id, encoder_ids, tuple(context))
         with self._lock:
             self._items[key] = logits
             while len(self._items) > self._size:
@@ -131,17 +132,22 @@ class _LogitsCache:
         return logits
 
 
-def _forward_logits(loaded: LoadedModel, encoder_ids, context) -> np.ndarray:
-    ids = torch.tensor([list(context)])
+@gpu_task
+def forward_logits(model_id: str, encoder_ids, context) -> np.ndarray:
+    """[V] float32 logits after the ids `context` (decoder side, after `encoder_ids`
+    for an encoder-decoder): one logits-only pass, under spaces.GPU on ZeroGPU."""
+    loaded = load_model(model_id)
+    device = loaded.model.device
+    ids = torch.tensor([list(context)], device=device)
     with loaded.lock, torch.inference_mode():
         if encoder_ids is None:
             out = loaded.model(input_ids=ids, attention_mask=torch.ones_like(ids))
         else:
-            enc = torch.tensor([list(encoder_ids)])
+            enc = torch.tensor([list(encoder_ids)], device=device)
             out = loaded.model(
                 input_ids=enc, attention_mask=torch.ones_like(enc), decoder_input_ids=ids
             )
-    return out.logits[0, -1].to(torch.float32).numpy()
+    return to_numpy(out.logits[0, -1])
 
 
 LOGITS = _LogitsCache()

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from models.analysis import Analysis
+from models.device import gpu_task, to_model, to_numpy
 from models.errors import AnatomyError
 from models.loading.catalog import DECODER
 from models.loading.load import load_model
@@ -57,19 +58,21 @@ def _unembed(model: torch.nn.Module, normed: torch.Tensor) -> torch.Tensor:
     return logits.to(torch.float32)
 
 
+@gpu_task
 def lens_logits(analysis: Analysis) -> np.ndarray:
-    """[L+1, V] logits read from each layer's hidden state at the last position."""
+    """[L+1, V] float32 logits read from each layer's hidden state at the last position."""
     if analysis.family != DECODER or not analysis.has_lm_head:
         raise AnatomyError(
             "The logit lens is shown for decoder language models.", key="error.lens_decoder"
         )
     loaded = load_model(analysis.model_id)
-    states = torch.from_numpy(np.ascontiguousarray(analysis.hidden_states[:, -1, :]))  # [L+1, D]
+    states = np.ascontiguousarray(analysis.hidden_states[:, -1, :])  # [L+1, D]
+    states = to_model(states, loaded.model)
     with loaded.lock, torch.inference_mode():
         norm = final_norm(loaded.model)
         earlier = norm(states[:-1])
         logits = _unembed(loaded.model, torch.cat([earlier, states[-1:]], dim=0))
-    return logits.numpy()
+    return to_numpy(logits)
 
 
 def _rows(logits: np.ndarray) -> tuple[LensRow, ...]:

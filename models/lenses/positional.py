@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.analysis import position_embedding_module
+from models.device import to_numpy
 from models.loading.load import load_model
 
 
@@ -34,7 +35,7 @@ def learned_position_table(model_id: str, n_positions: int) -> np.ndarray | None
     module = position_embedding_module(load_model(model_id).model)
     if module is None:
         return None
-    weight = module.weight.detach().numpy()
+    weight = to_numpy(module.weight)
     return weight[: min(n_positions, len(weight))].astype(np.float64)
 
 

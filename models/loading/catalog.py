@@ -97,6 +97,19 @@ def catalog_entry(model_id: str) -> CatalogEntry | None:
     return next((e for e in BUNDLED + SUGGESTED if e.id == model_id), None)
 
 
+def source_kind(entry: CatalogEntry) -> str:
+    """Where the entry's id loads from on this server, in words."""
+    from models.loading import bundled  # bundled.py reads this module's ids
+
+    return bundled.source_kind(entry.id) if entry.bundled else bundled.HUB_KIND
+
+
 def list_models() -> list[dict]:
-    """All known models as JSON objects, bundled first."""
-    return [entry.as_json() for entry in BUNDLED + SUGGESTED]
+    """All known models as JSON objects, bundled first, each with the source used here:
+    "bundled, 4-bit GGUF dequantized" / "bundled, float32", or "Hub original"."""
+    return [{**entry.as_json(), "source": source_kind(entry)} for entry in BUNDLED + SUGGESTED]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, id) for the model picker, bundled first; the label names the source."""
+    return [(f"{e.id}  · {e.family} · {source_kind(e)}", e.id) for e in BUNDLED + SUGGESTED]

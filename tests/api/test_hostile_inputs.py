@@ -36,6 +36,8 @@ KNOB_DEFAULTS = {
     "top_k": 0,
     "top_p": 1.0,
     "text_pair": "",
+    "token": -1,
+    "part": "encoder",
 }
 UNCLEAR = ("upstream Gradio app", "unexpected problem", "Traceback", 'File "', "None")
 
@@ -58,7 +60,10 @@ def endpoints(client) -> dict[str, list[str]]:
 
 
 def args_for(params: list[str], model: str, text: str, **knobs) -> list:
-    values = {**KNOB_DEFAULTS, "model": model, "text": text, **knobs}
+    values = {**KNOB_DEFAULTS, "model": model, "text": text}
+    if "target" in params:  # /attribution: its method is a saliency method, not a projection
+        values["method"] = "gradient_x_input"
+    values |= knobs
     return [values.get(name, "") for name in params]
 
 
@@ -125,8 +130,10 @@ def assert_still_serving(client) -> None:
 
 
 def may_refuse(api_name: str, model: str) -> bool:
-    """Models without a next-token head may refuse /next_token, with a reason."""
-    return api_name == "/next_token" and (model == MINILM or model.endswith("tiny-bert"))
+    """Encoders may refuse /next_token (no next-token head) and /attribution (it explains
+    a masked model's fill-in at a [MASK] only), with a reason."""
+    encoder = model == MINILM or model.endswith("tiny-bert")
+    return api_name in ("/next_token", "/attribution") and encoder
 
 
 def run_everywhere(client, endpoints, text: str, words: str | None, expect_ok: bool | None):

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 LESSONS = json.loads((REPO / "assets" / "lessons.json").read_text("utf-8"))["steps"]
 STRINGS = json.loads((REPO / "assets" / "strings" / "page" / "app.json").read_text("utf-8"))
-TAB_NAMES = ("tokenization", "embeddings", "attention", "next_token")
+TAB_NAMES = ("tokenization", "embeddings", "attention", "block", "next_token")
 DONE = re.compile("forward pass|순전파")
 GEMMA = "google/gemma-3-270m"
 SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -52,8 +52,8 @@ def test_language_switch_shows_korean_labels(page):
     page.get_by_label("한국어").check()
     ko = STRINGS["ko"]
     page.get_by_role("tab", name=ko["tab.attention"]).wait_for(timeout=90_000)
-    for key in ("app.text", "app.model"):
-        assert page.get_by_label(ko[key], exact=True).first.is_visible()
+    for key, box in (("app.text", "#text"), ("app.model", "#model")):
+        assert ko[key] in page.locator(box).inner_text()
     assert page.get_by_role("button", name=ko["app.analyze"], exact=True).is_visible()
     assert page.get_by_text(ko["app.presentation_mode"]).is_visible()
     assert page.get_by_role("tab", name=STRINGS["en"]["tab.attention"]).count() == 0

@@ -22,12 +22,22 @@ def _open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def _plot_has_canvas(page, plot_id: str) -> None:
-    page.locator(f"#{plot_id} .js-plotly-plot").first.wait_for(timeout=180_000)
-    canvas = page.locator(f"#{plot_id} canvas").first
-    canvas.wait_for(timeout=60_000)
-    box = canvas.bounding_box()
-    assert box and box["width"] > 200 and box["height"] > 200
+def _plot_has_canvas(page, plot_id: str, title_pattern: str = "") -> None:
+    """Wait, in one check in the page, for the plot (with a title matching
+    `title_pattern`) and its WebGL canvas drawn at a usable size: Gradio may re-render
+    the plot after a language switch, so an element found a moment earlier can be gone."""
+    page.wait_for_function(
+        """([id, pattern]) => {
+          const plot = document.querySelector(`#${id} .js-plotly-plot`);
+          const canvas = plot && plot.querySelector('canvas');
+          const title = plot && plot._fullLayout && plot._fullLayout.title;
+          if (!canvas || !title || !new RegExp(pattern).test(title.text || '')) return false;
+          const box = canvas.getBoundingClientRect();
+          return box.width > 200 && box.height > 200;
+        }""",
+        arg=[plot_id, title_pattern],
+        timeout=180_000,
+    )
 
 
 def test_english_sentence_on_smollm2_renders_the_3d_space(page):
@@ -46,7 +56,7 @@ def test_korean_sentence_on_gemma_renders_with_korean_labels(page):
     _analyse(page, GEMMA3, KOREAN)
     page.get_by_label("한국어").check()
     _open_tab(page, "2 · 임베딩")
-    _plot_has_canvas(page, "emb-plot")
+    _plot_has_canvas(page, "emb-plot", "[가-힣]")  # the Korean view, not the English one
     ticks = page.locator("#emb-similarity")
     ticks.get_by_text("1:배").first.wait_for(timeout=60_000)
     assert "\ufffd" not in ticks.inner_text()

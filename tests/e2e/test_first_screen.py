@@ -40,7 +40,7 @@ def test_opening_a_head_from_the_overview_brings_its_heatmap_into_view(browser, 
     page = open_page(browser, f"{app_url}?tab=attention")
     try:
         status_of(page, SMOLLM2)
-        cell = page.locator("#attention-overview tbody tr").nth(2).locator("td").nth(4)
+        cell = page.locator("#attention-overview [role=gridcell][data-row='2'][data-col='4']")
         cell.scroll_into_view_if_needed()
         cell.click()
         title = plot_title(page, "#attention-heatmap", "head 3")
@@ -74,8 +74,8 @@ def test_presentation_mode_grows_chips_controls_and_plots(browser, app_url):
         page.locator("#tab-tokenization-button").click()
         page.locator("#tok-chips .tok-chip").first.wait_for()
         sizes = page.evaluate(
-            """() => ['.tok-text', '.tok-id'].map(s =>
-                 parseFloat(getComputedStyle(document.querySelector('#tok-chips ' + s)).fontSize))"""
+            """() => ['.tok-text', '.tok-id'].map(s => parseFloat(
+                 getComputedStyle(document.querySelector('#tok-chips ' + s)).fontSize))"""
         )
         assert sizes[0] >= 28 and sizes[1] >= 16, sizes
         page.screenshot(path=str(screenshot_dir() / "presentation-1920-tokenization.png"))

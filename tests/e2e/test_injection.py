@@ -26,7 +26,7 @@ MODEL_PAYLOADS = [
     f"**x** ![i](https://{EVIL}/md.png)",
     "<script>alert(7)</script>",
 ]
-TABS = ("1 · Tokenization", "2 · Embeddings", "3 · Attention", "4 · Next token")
+TABS = ("1 · Tokenization", "2 · Embeddings", "3 · Attention", "4 · Block", "5 · Next token")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from transformers.generation.logits_process import (
 )
 
 from models.errors import AnatomyError
-from models.lenses.sampling import distribution
+from models.lenses.sampling import distribution, ranked_ids
 
 KNOBS = [
     (1.0, 0, 1.0),
@@ -149,3 +149,12 @@ def test_bad_seed_gives_a_clear_error():
 def test_top_k_larger_than_the_vocabulary_keeps_everything():
     logits = random_logits(1, vocab=30)
     assert distribution(logits, 1.0, 1000, 1.0).kept.all()
+
+
+@pytest.mark.parametrize(("temperature", "top_k", "top_p"), [(0, 0, 1.0), (0, 5, 0.5), *KNOBS])
+def test_ranked_ids_follow_the_logits_even_where_the_probability_is_zero(temperature, top_k, top_p):
+    logits = random_logits(8, vocab=5000)
+    dist = distribution(logits, temperature, top_k, top_p)
+    ids = ranked_ids(logits, dist, 10)
+    np.testing.assert_array_equal(ids, np.argsort(-logits, kind="stable")[:10])
+    assert list(dist.kept[ids]) == sorted(dist.kept[ids], reverse=True)

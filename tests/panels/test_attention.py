@@ -17,8 +17,10 @@ from components.attention import compare as attention_compare
 from components.attention import panel as attention
 from components.attention.heatmap import (
     MAX_TICKS,
+    PATTERN_COLOURS,
     causal_mask_path,
     small_maps_figure,
+    text_colour,
 )
 from components.attention.slicing import CROSS, DECODER_SELF, SELF, stats_for, token_labels
 from components.page.context import analysis_for
@@ -277,3 +279,60 @@ def test_korean_labels_and_captions_follow_the_language(tiny):
     )
     assert figure.layout.xaxis.title.text.startswith("키 토큰")
     assert "인과적 마스크" in note and "엔트로피" in summary
+
+
+def test_compare_titles_get_room_and_narrow_key_labels_slant():
+    left, right, _ = attention_compare.compare(
+        key_of(SMOLLM2, "The capital of France is"), "", 3, "en"
+    )
+    for figure in (left, right):
+        lines = figure.layout.title.text.count("<br>") + 1
+        assert lines == 2 and figure.layout.margin.t >= 24 * lines + 20
+        assert figure.layout.xaxis.tickangle == -45 and figure.layout.xaxis.automargin
+    wide = attention.render_head(key_of(SMOLLM2, "The capital"), SELF, 0, -1, False, "en")[0]
+    assert wide.layout.xaxis.tickangle == 0
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance, from the definition (sRGB channels linearised)."""
+    if colour.startswith("#"):
+        rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    else:
+        rgb = [float(c) / 255 for c in re.findall(r"[\d.]+", colour)[:3]]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(text: str, background: str) -> float:
+    """WCAG 2 contrast ratio between two colours."""
+    high, low = sorted((_luminance(text), _luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_overview_text_is_the_more_readable_of_black_and_white_on_every_cell(tiny):
+    stats = stats_for(analysis_for(key_of(tiny["tiny-gpt2"]), "en"), SELF)
+    seen = set()
+    for metric in ("label", "entropy", "previous_share"):
+        styled = attention.overview_table(stats, metric, "en")
+        styled._compute()
+        for props in styled.ctx.values():
+            colours = dict(props)
+            if "background-color" not in colours:
+                continue
+            background, text = colours["background-color"], colours["color"]
+            other = "#FFFFFF" if text == "#000000" else "#000000"
+            assert _contrast(text, background) >= _contrast(other, background), background
+            seen.add(text)
+    assert seen == {"#000000", "#FFFFFF"}
+    assert text_colour(PATTERN_COLOURS[PREVIOUS_TOKEN]) == "#FFFFFF"  # the dark blue "prev"
+
+
+def test_hiding_special_tokens_says_so_when_the_model_adds_none(tiny):
+    plain = key_of(SMOLLM2, "The cat sat.")
+    assert not any(tok.special for tok in analysis_for(plain, "en").tokens)
+    _, note, _ = attention.render_head(plain, SELF, 0, -1, True, "en")
+    assert "adds no special tokens" in note
+    _, shown, _ = attention.render_head(plain, SELF, 0, -1, False, "en")
+    assert "adds no special tokens" not in shown
+    _, bert, _ = attention.render_head(key_of(tiny["tiny-bert"]), SELF, 0, -1, True, "en")
+    assert "special tokens hidden" in bert and "adds no special tokens" not in bert

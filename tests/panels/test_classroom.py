@@ -28,6 +28,7 @@ COURSE = [
     "self_attention",
     "multi_head",
     "decoder_mask",
+    "inside_block",
     "softmax_sampling",
     "why_token",
     "architectures",

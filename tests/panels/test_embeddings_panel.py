@@ -13,9 +13,18 @@ import pytest
 from components.embeddings import panel as embeddings
 from components.embeddings import positions as embeddings_positions
 from components.embeddings import words as embeddings_words
-from components.embeddings.plots import representation_choices, sentence_vectors
+from components.embeddings.plots import (
+    LABEL_CHARS,
+    MAX_LABELLED,
+    representation_choices,
+    sentence_vectors,
+)
+from components.page.i18n import t
+from components.page.theme import CATEGORICAL
 from models.lenses.background import token_vectors, word_text
 from models.lenses.projection import space
+from models.loading.catalog import GEMMA3, MINILM, SMOLLM2
+from models.loading.load import load_model
 from models.results import AnalysisKey, get_analysis
 
 KOREAN = "배를 타고 배를 먹었다 <b>"
@@ -50,11 +59,11 @@ def test_api_last_layer_alias_and_bad_arguments(tiny):
 def test_view_draws_background_and_every_token_with_escaped_korean_labels(tiny):
     model = tiny["tiny-gpt2"]
     figure, heatmap, table, note = embeddings.render_view(
-        _key(model, KOREAN), "token", "pca", "off", 0, "ko"
+        _key(model, KOREAN), "1", "pca", "off", 0, "ko"
     )
     background, tokens = figure.data
     analysis = get_analysis(model, KOREAN)
-    assert len(background.x) == len(space(model, "token", "pca").background_ids)
+    assert len(background.x) == len(space(model, "1", "pca").background_ids)
     assert len(tokens.x) == analysis.n_tokens
     assert "0:배" in tokens.text  # WebGL text is drawn raw, never parsed as HTML
     assert any(label.endswith("<") for label in tokens.text)
@@ -138,8 +147,94 @@ def test_every_string_has_natural_korean():
     strings = json.loads(
         (Path(__file__).parents[2] / "assets/strings/embeddings/panel.json").read_text("utf-8")
     )
-    assert set(strings["en"]) == set(strings["ko"])
+    assert {k for k in strings["en"] if not k.endswith(".one")} == set(strings["ko"])
     for key, text in strings["ko"].items():
         english_words = re.sub(r"\{[^}]*\}", "", strings["en"][key])
         if any(ch.isalpha() for ch in english_words):
             assert any("가" <= ch <= "힣" for ch in text), key
+
+
+BOATS = "배가 아파서 배를 먹고 배를 타러 갔다"
+
+
+@pytest.mark.parametrize(("model", "text"), [(MINILM, "The river bank"), (GEMMA3, BOATS)])
+def test_the_selected_token_starts_on_the_first_real_word(model, text):
+    tokenizer = load_model(model).tokenizer
+    special = tokenizer(text, return_special_tokens_mask=True)["special_tokens_mask"]
+    assert special[0] == 1  # [CLS] / <bos> comes first
+    first_word = special.index(0)
+    *_, token = embeddings.controls_for_new_key(_key(model, text), "token", "pca", "off", "en")
+    assert token["value"] == first_word
+    asking = [model, text, "", 1, {"emb_token": str(first_word + 1)}]  # a shared link's token
+    *_, kept = embeddings.controls_for_new_key(asking, "token", "pca", "off", "en")
+    assert kept["value"] == first_word + 1
+    *_, table, _ = embeddings.render_view(_key(model, text), "token", "pca", "off", None, "en")
+    query = get_analysis(model, text).tokens[first_word].text
+    assert table["data"][0][1] in (repr(query), repr(query.lower()))  # itself is nearest
+
+
+def test_all_token_paths_get_a_colour_each_so_the_three_boats_differ():
+    figure, *_ = embeddings.render_view(_key(GEMMA3, BOATS), "1", "pca", "all", 0, "en")
+    analysis = get_analysis(GEMMA3, BOATS)
+    words = [i for i, tok in enumerate(analysis.tokens) if not tok.special]
+    assert len(words) > len(CATEGORICAL)
+    lines = [trace for trace in figure.data if trace.mode == "lines+markers"]
+    assert [line.name.split(":")[0] for line in lines] == [str(i) for i in words]  # no <bos>
+    colours = {int(line.name.split(":")[0]): line.line.color for line in lines}
+    assert len(set(colours.values())) == len(words)
+    boats = [i for i in words if analysis.tokens[i].text.strip() == "배"]
+    assert len(boats) == 3 and len({colours[i] for i in boats}) == 3
+
+
+def test_3d_labels_are_short_spread_out_and_dropped_when_crowded(tiny):
+    text = "internationalization supercalifragilistic ok"
+    figure, *_ = embeddings.render_view(
+        _key(tiny["tiny-gpt2"], text), "token", "pca", "off", 0, "en"
+    )
+    tokens = figure.data[1]
+    assert all(len(label.partition(":")[2]) <= LABEL_CHARS + 1 for label in tokens.text)
+    assert len(set(tokens.textposition)) > 1
+    many = " ".join(["word"] * (MAX_LABELLED + 5))
+    crowded, *_ = embeddings.render_view(
+        _key(tiny["tiny-gpt2"], many), "token", "pca", "off", 0, "en"
+    )
+    assert crowded.data[1].mode == "markers"
+
+
+def test_a_rotary_model_says_nothing_is_added_before_block_1(tiny):
+    rotary = embeddings.update_choices(_key(SMOLLM2, "The cat"), "en")
+    learned = embeddings.update_choices(_key(tiny["tiny-bert"], "the cat"), "en")
+    assert dict((v, k) for k, v in rotary["choices"])["input"] == (
+        "input to block 1 (no position added: rotary)"
+    )
+    assert (
+        dict((v, k) for k, v in learned["choices"])["input"] == "token + position (enters block 1)"
+    )
+    korean = embeddings.update_choices(_key(SMOLLM2, "The cat"), "ko")
+    assert "회전" in dict((v, k) for k, v in korean["choices"])["input"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_long_titles_wrap_and_the_top_margin_holds_them(tiny, lang):
+    figure, distance, _ = embeddings_words.render_words(tiny["tiny-gpt2"], "dog, cat", lang)
+    title = figure.layout.title.text
+    lines = title.split("<br>")
+    assert "".join(lines).replace(" ", "") == t("emb.words_title", lang).replace(" ", "")
+    assert all(sum(2 if "가" <= ch <= "힣" else 1 for ch in line) <= 52 for line in lines)
+    assert figure.layout.margin.t >= 24 * len(lines) + 20
+
+
+def test_repeated_tokens_share_one_label_where_their_points_coincide():
+    figure, *_ = embeddings.render_view(_key(GEMMA3, BOATS), "token", "pca", "off", 1, "en")
+    analysis = get_analysis(GEMMA3, BOATS)
+    labels = list(figure.data[1].text)
+    by_id: dict[int, list[int]] = {}
+    for i, tok in enumerate(analysis.tokens):
+        by_id.setdefault(tok.id, []).append(i)
+    repeated = [members for members in by_id.values() if len(members) > 1]
+    assert repeated  # "배" and "를" come back with the same id
+    for members in repeated:
+        written = [labels[i] for i in members if labels[i]]
+        assert written == [
+            ",".join(map(str, members)) + ":" + analysis.tokens[members[0]].text.strip()
+        ]

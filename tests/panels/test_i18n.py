@@ -29,9 +29,11 @@ def test_every_string_exists_in_korean_with_the_same_placeholders(path):
     data = json.loads(path.read_text(encoding="utf-8"))
     assert set(data) <= set(LANGUAGES)
     english, korean = data["en"], data.get("ko", {})
-    missing = sorted(set(english) - set(korean))
+    missing = sorted(k for k in set(english) - set(korean) if not k.endswith(".one"))
     assert not missing, f"{path.name}: no Korean for {missing}"
     for key, text in english.items():
+        if key.endswith(".one"):  # the English singular; Korean has no plural
+            continue
         assert placeholders(korean[key]) == placeholders(text), key
         if is_prose(text):
             assert HANGUL.search(korean[key]), f"{path.name}: {key} is not Korean"
@@ -78,3 +80,42 @@ def test_lookup_formats_and_falls_back():
 )
 def test_first_visit_follows_the_browser_language(header, expected):
     assert language_from_header(header) == expected
+
+
+def test_counts_pick_the_singular_only_for_one():
+    english = {n: t("nt.gen_count", "en", n=n) for n in (0, 1, 2, "1", "1,000")}
+    assert english[1].startswith("1 token generated") and english["1"] == english[1]
+    assert english[0].startswith("0 tokens") and english[2].startswith("2 tokens")
+    assert english["1,000"].startswith("1,000 tokens")
+    assert t("nt.gen_count", "ko", n=1) == catalog()["ko"]["nt.gen_count"].format(n=1)
+
+
+def test_every_singular_has_its_plural_and_no_other_placeholders():
+    strings = catalog()["en"]
+    for key, text in strings.items():
+        if key.endswith(".one"):
+            base = key.removesuffix(".one")
+            assert base in strings, key
+            assert placeholders(text) <= placeholders(strings[base]), key
+
+
+COUNTED = {  # key -> its parameters with the count at 1 (the others at 2)
+    "attention.mean_heads": {"n": 1},
+    "attention.caption_hidden": {"n": 1},
+    "bertviz.shows": {"tokens": 1, "n": 1, "first": 0, "last": 2},
+    "walk.s_scores": {"count": 1, "n": 1},
+    "walk.s_mask": {"hidden": 1, "n": 1},
+    "nt.gen_count": {"n": 1},
+    "nt.summary_kept": {"kept": 1, "n": 1},
+    "nt.summary_mass": {"shown": 1, "n": 1, "mass": "90%", "rest": "10%", "others": 2},
+    "app.status_ready": {"model": "m", "family": "f", "layers": 2, "heads": 2, "tokens": 1, "n": 1},
+    "tok.compare_row": {"tokens": 1, "n": 1, "vocab": 2, "oov": 2},
+    "tok.split.some": {"n": 1},
+}
+
+
+@pytest.mark.parametrize("key", COUNTED)
+def test_a_count_of_one_reads_in_the_singular(key):
+    text = t(key, "en", **COUNTED[key])
+    assert not re.search(r"\b1\*{0,2} (\w+ )?(tokens|heads|times|characters)\b", text), text
+    assert "(s)" not in text

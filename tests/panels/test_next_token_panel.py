@@ -54,6 +54,15 @@ def test_api_cuts_are_marked_and_renormalised(tiny):
     assert result["candidates"][:5] == kept
 
 
+def test_api_at_temperature_zero_keeps_the_runners_up_in_the_logits_order():
+    result = panel.next_token(SMOLLM2, ENGLISH, 0.0, 0, 1.0)
+    candidates = result["candidates"]
+    expected = torch.topk(model_logits(SMOLLM2, ENGLISH)[-1], len(candidates)).indices
+    assert [c["id"] for c in candidates] == expected.tolist()
+    assert candidates[0]["token"] == " Paris" and candidates[0]["prob"] == 1.0
+    assert [c["kept"] for c in candidates] == [True] + [False] * (len(candidates) - 1)
+
+
 @pytest.mark.parametrize(
     ("knobs", "words"), [((-1, 0, 1.0), "emperature"), ((1.0, -2, 1.0), "top-k")]
 )
@@ -63,14 +72,41 @@ def test_api_bad_knobs_raise_a_readable_gr_error(knobs, words):
     assert words in str(raised.value.message).lower()
 
 
-def test_encoder_without_head_says_so_and_suggests_a_model():
+def test_encoder_without_head_says_once_what_encoders_do_and_which_model_to_pick():
     with pytest.raises(gr.Error) as raised:
         panel.next_token(MINILM, ENGLISH, 1.0, 0, 1.0)
     assert "prediction head" in raised.value.message
-    notice = inside.family_notice(get_analysis(MINILM, ENGLISH), "en")
-    assert "no prediction head" in notice.replace("without a prediction head", "no prediction head")
-    assert "bert-base-uncased" in notice
-    assert "예측 헤드" in inside.family_notice(get_analysis(MINILM, ENGLISH), "ko")
+    analysis = get_analysis(MINILM, ENGLISH)
+    assert not analysis.has_lm_head
+    notice = inside.family_notice(analysis, "en")
+    assert "[MASK]" in notice and "no such head" in notice
+    assert "**SmolLM2** for English" in notice and "**Gemma 3** for Korean" in notice
+    for absent in ("bert-base-uncased", "distilbert", "klue", "tiny"):
+        assert absent not in notice.lower()
+    korean = inside.family_notice(analysis, "ko")
+    assert "예측 헤드" in korean and "SmolLM2" in korean and "Gemma 3" in korean
+    key = list(AnalysisKey.of(MINILM, ENGLISH))
+    figure, summary = panel.distribution_view(key, {}, 0, 1.0, 0, 1.0, 10, False, 42, "en")
+    assert summary == "" and not figure.data  # the notice is said once, above
+
+
+def _controls(model_id: str) -> dict[str, dict]:
+    key = list(AnalysisKey.of(model_id, ENGLISH))
+    return dict(zip(panel.PREDICTION_CONTROLS, panel.prediction_controls(key, "en"), strict=True))
+
+
+def test_controls_follow_what_the_model_can_predict(tiny):
+    without_head = _controls(MINILM)
+    assert without_head.pop("plot")["visible"] is False
+    assert all(update["interactive"] is False for update in without_head.values())
+    decoder = _controls(tiny["tiny-gpt2"])
+    assert decoder.pop("plot")["visible"] is True
+    assert all(update["interactive"] is True for update in decoder.values())
+    masked = _controls(tiny["tiny-bert"])
+    assert masked.pop("plot")["visible"] is True
+    assert masked.pop("position")["interactive"] and masked.pop("shown")["interactive"]
+    assert not any(update["interactive"] for update in masked.values())
+    assert all(update == gr.skip() for update in panel.prediction_controls([], "en"))
 
 
 def test_earlier_positions_show_exact_probabilities_and_what_came(tiny):
@@ -168,7 +204,7 @@ def test_logit_lens_figure_has_a_row_per_layer():
 
 def test_every_string_exists_in_both_languages_and_korean_is_korean():
     data = json.loads((STRINGS_DIR / "next_token" / "panel.json").read_text("utf-8"))
-    assert set(data["en"]) == set(data["ko"])
+    assert {k for k in data["en"] if not k.endswith(".one")} == set(data["ko"])
     for key, text in data["ko"].items():
         placeholders = set(re.findall(r"{(\w+)}", data["en"][key]))
         assert placeholders == set(re.findall(r"{(\w+)}", text)), key
@@ -193,3 +229,29 @@ def test_views_wait_quietly_until_something_is_analysed():
     skipped = panel.distribution_view([], {}, 0, 1.0, 0, 1.0, 10, False, 42, "en")
     assert skipped == (gr.skip(), gr.skip())
     assert panel.inside_views([], {}, "ko") == (gr.skip(),) * 4
+
+
+def _nice_step(span: float, ticks: int = 10) -> float:
+    """The 1-2-5 step plotly picks for about `ticks` ticks over `span`."""
+    raw = span / ticks
+    power = 10 ** np.floor(np.log10(raw))
+    return float(min(m * power for m in (1, 2, 5, 10) if m * power >= raw))
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 2.5, 3.0])
+def test_probability_ticks_stay_distinct_and_the_legend_sits_under_the_chart(temperature):
+    key = list(AnalysisKey.of(SMOLLM2, ENGLISH))
+    figure, _ = panel.distribution_view(
+        key, {"key": key, "ids": []}, 100, temperature, 5, 0.9, 10, False, 42, "en"
+    )
+    axis = figure.layout.xaxis
+    decimals = int(re.fullmatch(r"\.(\d)%", axis.tickformat).group(1))
+    span = axis.range[1]
+    for ticks in (5, 10):
+        step = _nice_step(span, ticks)
+        labels = [f"{v:.{decimals}%}" for v in np.arange(0, span, step)]
+        assert len(set(labels)) == len(labels), labels
+    legend = figure.layout.legend
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
+    assert figure.layout.margin.b >= 100
+    assert all(text.endswith("%") and text != "0.0%" for text in figure.data[0].text)

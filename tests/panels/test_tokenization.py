@@ -31,7 +31,7 @@ from models.lenses.tokenizer_compare import (
 )
 from models.loading import bundled
 from models.loading.catalog import GEMMA3, MINILM, SMOLLM2
-from models.results import get_analysis
+from models.results import AnalysisKey, get_analysis
 from models.tokens import covered_text, group_by_character, tokenizer_kind
 
 TEXTS = {
@@ -330,3 +330,86 @@ def test_whitespace_is_drawn_visibly(name):
     html = tokenization_compare.comparison_html([seg], text, "en")
     for mark in ("·", "→", "↵"):
         assert f'<span class="tok-ws">{mark}</span>' in html
+
+
+def _chip_texts(html: str) -> list[str]:
+    """The visible text of every chip, in order."""
+
+    class Chips(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.texts: list[str] = []
+            self.depth = 0  # open tags inside the current chip text
+
+        def handle_starttag(self, tag, attrs):
+            if self.depth:
+                self.depth += 1
+            elif ("class", "tok-text") in attrs:
+                self.depth = 1
+                self.texts.append("")
+
+        def handle_endtag(self, tag):
+            self.depth = max(0, self.depth - 1)
+
+        def handle_data(self, data):
+            if self.depth:
+                self.texts[-1] += data
+
+    parser = Chips()
+    parser.feed(html)
+    return parser.texts
+
+
+def test_an_uncased_model_chips_show_its_own_lowercased_pieces(reference_tokenizers):
+    text = "The Café is OPEN"
+    reference = reference_tokenizers[MINILM]
+    pieces = reference.convert_ids_to_tokens(reference(text, add_special_tokens=False).input_ids)
+    chips = chips_of_tokens(tokenize_text(MINILM, text).tokens, None)
+    html = chips_html(chips, (text,), "en", show_special=False)
+    assert _chip_texts(html) == [p.removeprefix("##") for p in pieces]
+    assert "The" not in _chip_texts(html) and "lowercases" in html
+    assert list(detail_rows(chips, "en", show_special=False)["text"])[0] == "The"
+    (seg,) = compare_tokenizers(text, [MINILM])
+    row = tokenization_compare.comparison_html([seg], text, "en")
+    assert _chip_texts(row) == [p.removeprefix("##") for p in pieces]
+
+
+@pytest.mark.parametrize("model", [SMOLLM2, GEMMA3])
+def test_a_cased_model_chips_show_the_text_itself(model):
+    text = "The Café is OPEN"
+    chips = chips_of_tokens(tokenize_text(model, text).tokens, None)
+    html = chips_html(chips, (text,), "en", show_special=False)
+    assert "The" in {c.strip("·") for c in _chip_texts(html)}
+    assert not any(chip.folded for chip in chips) and "lowercases" not in html
+
+
+def test_wordpiece_jamo_are_called_pieces_and_byte_tokens_bytes():
+    text = "배가 아파서"
+    minilm = chips_of_tokens(tokenize_text(MINILM, text).tokens, None)
+    labels = {label for _, label in highlighted_segments(minilm, (text,), "en", False) if label}
+    assert labels == {"pieces of one character (jamo)"}
+    smol = chips_of_tokens(tokenize_text(SMOLLM2, text).tokens, None)
+    labels = {label for _, label in highlighted_segments(smol, (text,), "en", False) if label}
+    assert "bytes of one character" in labels and "pieces of one character (jamo)" not in labels
+
+
+def test_counts_of_one_read_in_the_singular():
+    (seg,) = compare_tokenizers("Hi", [SMOLLM2])
+    assert seg.count == 1
+    row = tokenization_compare.comparison_html([seg], "Hi", "en")
+    assert "1 token ·" in row and "1 tokens" not in row
+    assert "토큰 1개" in tokenization_compare.comparison_html([seg], "Hi", "ko")
+
+
+def test_hiding_special_tokens_says_so_when_the_model_adds_none(reference_tokenizers):
+    text = "The cat sat."
+    assert not any(
+        reference_tokenizers[SMOLLM2](text, return_special_tokens_mask=True)["special_tokens_mask"]
+    )
+    key = list(AnalysisKey.of(SMOLLM2, text))
+    hidden = tokenization.render_panel(key, "en", False)[0]
+    assert "adds no special tokens" in hidden
+    assert "adds no special tokens" not in tokenization.render_panel(key, "en", True)[0]
+    assert "특수 토큰" in tokenization.render_panel(key, "ko", False)[0]
+    with_specials = tokenization.render_panel(list(AnalysisKey.of(MINILM, text)), "en", False)[0]
+    assert "adds no special tokens" not in with_specials
