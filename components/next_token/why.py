@@ -166,6 +166,16 @@ def controls_for_new_key(key, target, other, layer, method, opened, lang):
     return (*updates, is_open, section)
 
 
+def on_new_key(key, target, other, layer, method, opened, lang):
+    """The menus (wanted values applied) and the views drawn with them, in one answer:
+    one event per key, so when keys come quickly the last one's answer lands last."""
+    controls = controls_for_new_key(key, target, other, layer, method, opened, lang)
+    if not key:
+        return (*controls, *(gr.skip(),) * 6)
+    target, other, layer, method = (update["value"] for update in controls[:4])
+    return (*controls, *render(key, target, other, layer, method, lang))
+
+
 def _split_layers(analysis: Analysis) -> int:
     parts = analysis.logit_parts
     return int(parts.attention.shape[0]) if parts is not None and parts.ok else 0
@@ -308,11 +318,11 @@ def build(ctx: PanelContext) -> None:
     outputs = [check, layers_plot, heads_plot, table, chips, note]
     menus = [target, other, layer, method]
     ctx.key.change(
-        controls_for_new_key,
+        on_new_key,
         [ctx.key, target, other, layer, method, opened, ctx.lang],
-        [*menus, opened, accordion],
+        [*menus, opened, accordion, *outputs],
         **private,
-    ).then(*drawn, outputs, **private)
+    )
     ctx.lang.change(controls, [ctx.key, ctx.lang], menus, **private).then(
         *drawn, outputs, **private
     )

@@ -229,3 +229,16 @@ def test_another_method_shows_its_cached_result_or_the_prompt():
     assert 'class="why-chip"' in chips and "Gradient × input" in note
     chips, note = why.saliency_view(KEY, "", "", saliency.INTEGRATED_GRADIENTS, "en")
     assert chips == "" and "Compute saliency" in note
+
+
+def test_a_new_key_is_answered_in_one_event_with_its_views():
+    from components.page.context import session_key
+
+    key = session_key(SMOLLM2, TEXT, "", {"why_target": " the", "why_layer": "5"})
+    answer = why.on_new_key(key, "", "", -1, "gradient_x_input", False, "en")
+    assert len(answer) == 12
+    target, _, layer, *_ = answer
+    check, _, heads = answer[6:9]
+    assert target["value"] == " the" and layer["value"] == 5
+    assert "␣the" in check and heads.layout.title.text.startswith("Layer 5")
+    assert why.on_new_key([], "", "", -1, "gradient_x_input", False, "en") == (gr.skip(),) * 12
