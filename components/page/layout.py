@@ -185,7 +185,9 @@ def view_from_url(params: dict, accept_language: str | None, shared: list[str]) 
 
 
 def show_view(ctx: PanelContext, request: gr.Request) -> tuple:
-    """The page load, first half (instant): inputs, language, tab and modes from the URL."""
+    """The page load, first half (instant): inputs, language, tab and modes from the URL,
+    and the link's panel settings, kept for the second half (by then the URL writer has
+    already put the controls' current values into the address bar)."""
     view = view_from_url(
         dict(request.query_params), request.headers.get("accept-language"), list(ctx.shared)
     )
@@ -200,14 +202,15 @@ def show_view(ctx: PanelContext, request: gr.Request) -> tuple:
         view["present"],
         view["lesson"],
         gr.update() if step is None else gr.update(value=step),
+        view["wanted"],
     )
 
 
-def analyse_view(ctx, model, text, pair, lang, request: gr.Request, progress=None) -> tuple:
-    """The page load, second half: analyse what is now in the inputs; the panel settings
-    of the URL ride in the new key, so each panel applies its own."""
-    wanted = view_from_url(dict(request.query_params), None, list(ctx.shared))["wanted"]
-    return shell.analyse(model, text, pair, lang, [], wanted, progress)
+def analyse_view(model, text, pair, lang, wanted: dict, progress=None) -> tuple:
+    """The page load, second half: analyse what is now in the inputs; the link's panel
+    settings (`wanted`, read by the first half) ride in the new key, so each panel
+    applies its own."""
+    return shell.analyse(model, text, pair, lang, [], wanted or {}, progress)
 
 
 def wire_sections(ctx: PanelContext) -> None:
@@ -229,16 +232,17 @@ def wire(demo: gr.Blocks, ctx: PanelContext, page: Page) -> None:
     """Page load, the URL writer, lesson navigation, copy-link note, accordions."""
     inputs = [ctx.model, ctx.text, ctx.text_pair, ctx.lang]
     view = inputs + [page.tabs, page.current_tab, page.presentation, page.lesson_on]
-    view.append(page.lesson_bar.step)
+    link_settings = gr.State({})
+    view += [page.lesson_bar.step, link_settings]
 
     def show_loaded(request: gr.Request):
         return show_view(ctx, request)
 
-    def analyse_loaded(model, text, pair, lang, request: gr.Request, progress=gr.Progress()):
-        return analyse_view(ctx, model, text, pair, lang, request, progress)
+    def analyse_loaded(model, text, pair, lang, wanted, progress=gr.Progress()):
+        return analyse_view(model, text, pair, lang, wanted, progress)
 
     demo.load(show_loaded, None, view, queue=False, api_visibility="private").then(
-        analyse_loaded, inputs, [ctx.key, ctx.status], api_visibility="private"
+        analyse_loaded, [*inputs, link_settings], [ctx.key, ctx.status], api_visibility="private"
     )
     wire_url_writer(url_controls(ctx, page))
     lesson.wire_steps(ctx, page.lesson_bar, page.tabs, page.current_tab)

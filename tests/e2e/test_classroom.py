@@ -134,6 +134,9 @@ def test_shared_url_reopens_the_same_view(browser, app_url):
         assert selected_tab(again) == "tab.next_token"
         assert again.locator("#text textarea").input_value() == text
         assert again.get_by_label("한국어").is_checked()
+        again.wait_for_function(  # the attention panel applies the link's layer, off screen too
+            "() => new URLSearchParams(location.search).get('layer') === '3'", timeout=60_000
+        )
         assert query(again)["layer"] == "3"
     finally:
         again.context.close()

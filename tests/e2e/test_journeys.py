@@ -74,7 +74,8 @@ def value_of(page, selector: str) -> str:
 
 
 def no_error_badges(page) -> None:
-    assert page.locator(".toast-body.error").count() == 0
+    toasts = page.locator(".toast-body.error")
+    assert toasts.count() == 0, toasts.all_inner_texts()
     badges = page.locator("span.error:visible, .error-badge:visible")
     assert badges.count() == 0, badges.all_inner_texts()
 

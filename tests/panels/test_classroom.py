@@ -69,12 +69,13 @@ def test_a_lesson_step_opens_its_example_tab_and_settings_in_one_answer():
 
 
 def test_a_failed_analysis_keeps_the_shown_one_and_says_so():
-    from components.page.input_row import analyse
+    from components.page.input_row import analyse, plain
 
     shown, _ = analyse(SMOLLM2, "The capital of France is", "", "en", [])
     key, status = analyse("not a valid id!!", "hi", "", "en", shown)
     assert key == {"__type__": "update"}  # the panels keep the analysis they show
-    assert "could not be analysed" in status and SMOLLM2 in status and "5" in status
+    assert "could not be analysed" in status and "**5** tokens" in status
+    assert plain(SMOLLM2) in status  # the id as typed, once Markdown renders it
 
 
 def test_every_new_analysis_gets_a_new_key_that_carries_its_wanted_settings():
