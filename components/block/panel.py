@@ -22,6 +22,7 @@ from components.page.context import (
     PanelContext,
     analysis_for,
     analysis_of,
+    asked,
     escape,
     user_error,
     whole_number,
@@ -194,10 +195,32 @@ def view_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"block.view_{v}", lang), v) for v in stream_view.VIEWS]
 
 
-def view_update(lang: str):
-    """The stream view's choices in the page language (also after a new analysis: a
-    language set by a shared link on page load does not relabel choices by itself)."""
-    return gr.update(choices=view_choices(lang))
+def on_new_key(key: list, part: str, layer, token, measure: str, lang: str) -> tuple:
+    """Everything the tab shows for a new key, in one answer: its controls (with the
+    values a shared link or a lesson step asks for) and the views drawn with them. This
+    handler is the one writer of the controls' values, so nothing races it."""
+    part = asked(key, "block_part", part, str)
+    layer = asked(key, "block_layer", layer, int)
+    token = asked(key, "block_token", token, int)
+    measure = asked(key, "block_view", measure, choices=stream_view.VIEWS)
+    controls = controls_for(key, part, layer, token, lang)
+    view = gr.update(choices=view_choices(lang), value=measure)
+    if not key:
+        return (*controls, view, *render_architecture(key, lang), *(gr.skip(),) * 6)
+    part, layer, token = (update["value"] for update in controls)
+    return (
+        *controls,
+        view,
+        *render_architecture(key, lang),
+        *render_steps(key, part, layer, token, lang),
+        *render_stream(key, part, measure, lang),
+    )
+
+
+def relabel_controls(key: list, lang: str) -> tuple:
+    """(part, measure) choices in `lang`; values are left to their one writer."""
+    parts = [(t("block.part_encoder", lang), ENCODER), (t("block.part_decoder", lang), DECODER)]
+    return gr.update(choices=parts), gr.update(choices=view_choices(lang))
 
 
 def build(ctx: PanelContext) -> None:
@@ -270,24 +293,30 @@ def build(ctx: PanelContext) -> None:
 
 
 def _wire(ctx, map_outputs, controls, step_outputs, stream_parts) -> None:
+    """Each control has one writer: the user, or the new-key handler (see TRAPS.md)."""
     part, layer, token = controls
     measure, stream_plot, stream_note = stream_parts
     control_io = ([ctx.key, part, layer, token, ctx.lang], [part, layer, token])
     step_io = ([ctx.key, part, layer, token, ctx.lang], list(step_outputs))
     stream_io = ([ctx.key, part, measure, ctx.lang], [stream_plot, stream_note])
     map_io = ([ctx.key, ctx.lang], list(map_outputs))
-    for trigger in (ctx.key.change, ctx.lang.change):
-        trigger(controls_for, *control_io, **PRIVATE).then(
-            view_update, ctx.lang, measure, **PRIVATE
-        ).then(render_architecture, *map_io, **PRIVATE).then(
-            render_steps, *step_io, concurrency_limit=4, **PRIVATE
-        ).then(render_stream, *stream_io, **PRIVATE)
+    ctx.key.change(
+        on_new_key,
+        [ctx.key, part, layer, token, measure, ctx.lang],
+        [part, layer, token, measure, *map_outputs, *step_outputs, stream_plot, stream_note],
+        concurrency_limit=4,
+        **PRIVATE,
+    )
+    ctx.lang.change(relabel_controls, [ctx.key, ctx.lang], [part, measure], **PRIVATE).then(
+        render_architecture, *map_io, **PRIVATE
+    ).then(render_steps, *step_io, concurrency_limit=4, **PRIVATE).then(
+        render_stream, *stream_io, **PRIVATE
+    )
     for control in (layer, token):
-        control.change(render_steps, *step_io, concurrency_limit=4, **PRIVATE)
+        control.input(
+            render_steps, *step_io, concurrency_limit=4, trigger_mode="always_last", **PRIVATE
+        )
     part.input(controls_for, *control_io, **PRIVATE).then(render_steps, *step_io, **PRIVATE).then(
         render_stream, *stream_io, **PRIVATE
     )
-    measure.change(render_stream, *stream_io, **PRIVATE)
-    ctx.lang.change(
-        lambda lang: gr.update(choices=view_choices(lang)), ctx.lang, measure, **PRIVATE
-    )
+    measure.input(render_stream, *stream_io, **PRIVATE)

@@ -164,3 +164,19 @@ def test_architecture_of_bundled_smollm2_names_its_design():
     record = block.architecture(SMOLLM2)
     assert (record["n_heads"], record["n_kv_heads"], record["positions"]) == (9, 3, "rotary")
     assert record["tied_embeddings"] is True and record["gated_ffn"] is True
+
+
+def test_a_new_key_applies_the_link_or_lesson_settings_and_draws_with_them(tiny):
+    from components.page.context import session_key
+
+    wanted = {"block_layer": "1", "block_token": "2", "block_view": "lines"}
+    key = session_key(tiny["tiny-gpt2"], SENTENCE, "", wanted)
+    part, layer, token, view, *shown = block.on_new_key(key, "encoder", 0, -1, "attention", "en")
+    assert (layer["value"], token["value"], view["value"]) == (1, 2, "lines")
+    summary, stream_note = shown[6], shown[-1]
+    labels = block.token_labels(analysis_for(key))
+    assert "Layer 1, token" in summary and labels[2] in summary
+    assert stream_note == block.render_stream(key, "encoder", "lines", "en")[1]
+    plain = session_key(tiny["tiny-gpt2"], SENTENCE, "")  # asks nothing: the values stay
+    _, layer, token, view, *_ = block.on_new_key(plain, "encoder", 1, 0, "share", "en")
+    assert (layer["value"], token["value"], view["value"]) == (1, 0, "share")
