@@ -11,25 +11,23 @@ import csv
 import io
 import json
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from components.page.context import PanelContext, analysis_for, user_error
+from components.page.context import PanelContext, analysis_for, analysis_key, user_error
 from components.page.i18n import t
 from models.analysis import Analysis
 from models.lenses.attribution import export_block
 from models.lenses.sampling import distribution
 from models.loading.load import load_model
 
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TOP_CANDIDATES = 20
 FORMAT_VERSION = 1
 DEFAULT_KNOBS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}  # no cut
-# Controls the panels share (ctx.share) that choose what the export holds.
-SELECTORS = ("layer", "head", *DEFAULT_KNOBS, "why_target", "why_vs")
 
 
 def selected_attention(analysis: Analysis, layer, head) -> tuple[int, int, np.ndarray]:
@@ -119,56 +117,79 @@ def file_stem(analysis: Analysis) -> str:
     return "anatomy-" + re.sub(r"[^A-Za-z0-9._-]+", "-", analysis.model_id).strip("-")
 
 
-def write_exports(
-    key, lang: str, layer=None, head=None, knobs: dict | None = None, why: dict | None = None
-) -> tuple[str | None, str | None]:
-    """Write the JSON and CSV exports of the analysis behind `key`; their paths."""
-    if not key:
-        return None, None
-    analysis = analysis_for(key, lang)
-    tokenizer = load_model(analysis.model_id).tokenizer  # cached: the analysis loaded it
-    payload = export_payload(analysis, layer, head, lambda i: tokenizer.decode([i]), knobs, why)
-    folder = Path(tempfile.mkdtemp(prefix="anatomy-export-"))
-    json_path = folder / f"{file_stem(analysis)}.json"
-    json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    csv_path = folder / f"{file_stem(analysis)}-tokens.csv"
-    csv_path.write_text(tokens_csv(analysis), encoding="utf-8-sig")  # BOM: Excel reads Korean
-    return str(json_path), str(csv_path)
+def export_files(request: dict) -> dict:
+    """The export button's server function: the JSON and CSV of the analysis behind
+    `request["key"]`, with the attention map, sampling knobs and why-this-token choices
+    of `request["view"]` (the page's shared settings when the button was pressed).
+
+    Returns {"json": {"name", "text"}, "csv": {"name", "text"}} or {"error": message}.
+    Built on demand, so no control change writes anything."""
+    request = request if isinstance(request, dict) else {}
+    view = request.get("view") if isinstance(request.get("view"), dict) else {}
+    lang = view.get("lang") if view.get("lang") in ("en", "ko") else "en"
+    try:
+        analysis = analysis_for(request.get("key"), lang)
+        tokenizer = load_model(analysis.model_id).tokenizer  # cached: the analysis loaded it
+        knobs = {name: _number(view.get(name)) for name in DEFAULT_KNOBS}
+        why = {"target": view.get("why_target") or "", "other": view.get("why_vs") or None}
+        payload = export_payload(
+            analysis,
+            _number(view.get("layer"), int),
+            _number(view.get("head"), int),
+            lambda i: tokenizer.decode([i]),
+            knobs,
+            why,
+        )
+    except gr.Error as exc:
+        return {"error": str(exc.message)}
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
+        return {"error": str(user_error(exc, lang).message)}
+    stem = file_stem(analysis)
+    return {
+        "json": {"name": f"{stem}.json", "text": json.dumps(payload, ensure_ascii=False, indent=1)},
+        "csv": {"name": f"{stem}-tokens.csv", "text": tokens_csv(analysis)},
+    }
+
+
+def _number(value, kind=float):
+    """A shared setting from the URL as a number, or None when absent or not a number."""
+    try:
+        return kind(float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def export_request(key) -> str:
+    """The export buttons' value: the analysis on screen (its key), as JSON."""
+    return json.dumps({"key": list(analysis_key(key)) if key else []}, ensure_ascii=False)
 
 
 def build(ctx: PanelContext) -> None:
-    """Two download buttons kept up to date with the analysis and the selected head."""
+    """Two download buttons for the analysis on screen. The files are built when a
+    button is pressed, from the page's current settings (the URL holds them)."""
+    template = (
+        '<div class="export-buttons">'
+        '<button id="export-json" class="export-button" disabled>${json_label}</button>'
+        '<button id="export-csv" class="export-button" disabled>${csv_label}</button>'
+        '<span class="export-message" role="status"></span></div>'
+    )
     with gr.Row(elem_id="export"):
-        json_button = gr.DownloadButton(
-            t("export.json"), size="sm", elem_id="export-json", interactive=False
-        )
-        csv_button = gr.DownloadButton(
-            t("export.csv"), size="sm", elem_id="export-csv", interactive=False
+        buttons = gr.HTML(
+            "",
+            html_template=template,
+            js_on_load=(ASSETS / "export.js").read_text(encoding="utf-8"),
+            server_functions=[export_files],
+            json_label=t("export.json"),
+            csv_label=t("export.csv"),
+            elem_id="export-buttons",
         )
         note = gr.Markdown(t("export.png_hint"), elem_classes="export-note")
-    ctx.tr(json_button, "export.json", "label")
-    ctx.tr(csv_button, "export.csv", "label")
     ctx.tr(note, "export.png_hint")
-    names = [name for name in SELECTORS if name in ctx.shared]
-    selectors = [ctx.shared[name] for name in names]
-
-    def refresh(key, lang, *values):
-        chosen = dict(zip(names, values, strict=True))
-        knobs = {name: chosen.get(name) for name in DEFAULT_KNOBS}
-        why = {"target": chosen.get("why_target") or "", "other": chosen.get("why_vs") or None}
-        json_path, csv_path = write_exports(
-            key, lang, chosen.get("layer"), chosen.get("head"), knobs, why
-        )
-        ready = json_path is not None
-        return (
-            gr.DownloadButton(value=json_path, interactive=ready),
-            gr.DownloadButton(value=csv_path, interactive=ready),
-        )
-
-    for trigger in [ctx.key, *selectors]:
-        trigger.change(
-            refresh,
-            [ctx.key, ctx.lang, *selectors],
-            [json_button, csv_button],
-            api_visibility="private",
-        )
+    ctx.key.change(export_request, ctx.key, buttons, api_visibility="private", queue=False)
+    ctx.lang.change(
+        lambda lang: gr.HTML(json_label=t("export.json", lang), csv_label=t("export.csv", lang)),
+        ctx.lang,
+        buttons,
+        api_visibility="private",
+        queue=False,
+    )

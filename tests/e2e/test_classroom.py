@@ -148,12 +148,22 @@ def test_json_export_matches_the_model(page, tmp_path):
     from models.loading.bundled import prepared_path
 
     wait_analysed(page, "SmolLM2")
+    page.get_by_role("tab", name="3 · Attention").click()
+    layer = page.locator("#attention-layer input[type=number]")
+    layer.fill("2")
+    layer.press("Enter")  # the export holds the map on screen: layer 2, mean of heads
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('#attention-heatmap .js-plotly-plot');"
+        " return !!(gd && gd.layout && gd.layout.title.text.startsWith('Layer 2 ')); }",
+        timeout=30_000,
+    )
     page.locator("#export-json:not([disabled])").wait_for(timeout=30_000)
     with page.expect_download() as download:
         page.locator("#export-json").click()
     data = json.loads(Path(download.value.path()).read_text("utf-8"))
     text = page.locator("#text textarea").input_value()
     assert (data["model"], data["text"]) == (SMOLLM2, text)
+    assert (data["attention"]["layer"], data["attention"]["head"]) == (2, -1)
 
     folder = prepared_path(SMOLLM2)
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -175,3 +175,19 @@ def test_a_lesson_asks_for_its_controls_and_sections():
     attention = lesson.steps()[COURSE.index("self_attention")]
     assert lesson.wanted_settings(attention) == {"open": ["walkthrough"]}
     assert lesson.wanted_settings(lesson.steps()[0]) == {}
+
+
+def test_export_files_follow_the_settings_the_page_sends(gpt2_analysis):
+    folder, analysis = gpt2_analysis
+    key = [folder, analysis.text, ""]
+    view = {"layer": "1", "head": "0", "top_k": "3", "lang": "ko", "temperature": "x"}
+    files = export.export_files({"key": key, "view": view})
+    data = json.loads(files["json"]["text"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    direct = export.export_payload(analysis, 1, 0, lambda i: tokenizer.decode([i]), {"top_k": 3})
+    assert data == json.loads(json.dumps(direct))  # a knob that is not a number is left out
+    assert files["json"]["name"].endswith(".json") and files["csv"]["name"].endswith(".csv")
+    assert files["csv"]["text"] == export.tokens_csv(analysis)
+    refused = export.export_files({"key": ["not a valid id!!", "hi", ""], "view": {"lang": "ko"}})
+    assert set(refused) == {"error"} and "Traceback" not in refused["error"]
+    assert HANGUL.search(refused["error"])  # in the page language
