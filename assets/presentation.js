@@ -6,9 +6,12 @@
   const TALLER = 1.5;
   const presenting = () => document.documentElement.classList.contains("presentation");
   const fit = () => {
-    if (!window.Plotly) return;
     document.querySelectorAll(".js-plotly-plot").forEach((plot) => {
+      // A live view keeps the plotly.js that drew it (assets/live_view.js); Gradio's
+      // plots are drawn by the copy it puts on window.
+      const Plotly = plot._anatomyPlotly || window.Plotly;
       const layout = plot._fullLayout;
+      if (!Plotly) return;
       if (!layout || !layout.font) return;
       // A new figure in the same element brings a new layout object: measure it again.
       if (plot._anatomyLayout !== plot.layout) {
@@ -23,7 +26,7 @@
       if (layout.font.size !== size) changes["font.size"] = size;
       if (Math.abs(layout.height - height) > 1) changes.height = height;
       if (Object.keys(changes).length) {
-        window.Plotly.relayout(plot, changes).then(() => {
+        Plotly.relayout(plot, changes).then(() => {
           plot._anatomyLayout = plot.layout;
         });
       }

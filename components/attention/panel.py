@@ -36,11 +36,13 @@ from components.attention.slicing import (
 from components.page.context import (
     PanelContext,
     analysis_for,
+    analysis_key,
     analysis_of,
     asked,
     whole_number,
 )
 from components.page.i18n import t
+from components.page.live import answer, ask_js, live_view, request_value, wire_controls
 from models.analysis import Analysis
 from models.loading.catalog import ENCODER_DECODER
 
@@ -116,37 +118,51 @@ def controls_for_new_key(key: list, part: str, layer: int, head: int, hide: bool
     return (*controls_for(key, part, layer, head, lang), gr.update(value=bool(hide)))
 
 
+def head_request(key: list, part: str, layer: int, head: int, hide: bool, lang: str) -> str:
+    """The live heatmap's request: the analysis and the head view's controls."""
+    if not key:
+        return ""
+    return request_value(
+        key=list(analysis_key(key)), part=part, layer=layer, head=head, hide=hide, lang=lang
+    )
+
+
 def on_new_key(key: list, part: str, layer: int, head: int, hide: bool, metric: str, lang: str):
     """Everything the panel shows for a new key, in one answer: its controls (wanted
-    values applied) and the views drawn with them. One event per key, so when keys come
-    quickly the last one's answer is the last to land (no stale view afterwards)."""
+    values applied), the heatmap's request made with them and the overview. One event
+    per key, so when keys come quickly the last one's answer is the last to land."""
     controls = controls_for_new_key(key, part, layer, head, hide, lang)
     if not key:
-        return (
-            *controls,
-            *render_head(key, part, layer, head, hide, lang),
-            gr.update(),
-            gr.update(),
-            gr.update(),
-        )
+        return (*controls, gr.update(), gr.update(), gr.update(), gr.update())
     part, layer, head, hide = (update.get("value") for update in controls)
-    views = render_head(key, part, layer, head, hide, lang)
-    return (*controls, *views, *render_overview(key, part, metric, lang))
+    live = head_request(key, part, layer, head, hide, lang)
+    return (*controls, live, *render_overview(key, part, metric, lang))
 
 
 def render_head(key: list, part: str, layer: int, head: int, hide_special: bool, lang: str):
     """(heatmap, caption, summary) of one layer/head; re-slices the cached arrays."""
-    if not key:
-        return gr.update(), gr.update(), gr.update()
     analysis = analysis_for(key, lang)
     part = part if part in parts_of(analysis) else SELF
-    layer = min(int(layer or 0), _layers_of(analysis, part) - 1)
+    layer = min(max(int(layer or 0), 0), _layers_of(analysis, part) - 1)
     head = -1 if head is None else int(head)
     view = attention_view(analysis, part, layer, head, bool(hide_special), lang)
     with_part = analysis.family == ENCODER_DECODER
     title = view_title(view, analysis.n_heads, lang, with_part=with_part)
     note = caption(view, lang, hide_requested=bool(hide_special))
     return heatmap_figure(view, title, lang), note, head_summary(view, lang)
+
+
+def draw_head(request: dict) -> dict:
+    """The live heatmap's answer to a request (see head_request): figure and notes."""
+    figure, note, summary = render_head(
+        request.get("key"),
+        request.get("part", SELF),
+        request.get("layer", 0),
+        request.get("head", -1),
+        bool(request.get("hide")),
+        request.get("lang", "en"),
+    )
+    return answer(figure, {"summary": summary, "caption": note})
 
 
 def render_overview(key: list, part: str, metric: str, lang: str):
@@ -192,7 +208,7 @@ SHOW_HEATMAP_JS = """() => {
 def build(ctx: PanelContext) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            part, layer, head, hide, plot, summary, note = _head_view(ctx)
+            part, layer, head, hide, plot = _head_view(ctx)
         with gr.Column(scale=1, min_width=260):
             explain = gr.Markdown(t("attention.explain"), elem_id="attention-explain")
             ctx.tr(explain, "attention.explain")
@@ -210,7 +226,7 @@ def build(ctx: PanelContext) -> None:
         )
     ctx.tr(overview_box, "attention.overview", "label")
     ctx.tr(metric, "attention.metric_label", "label")
-    _wire(ctx, part, layer, head, hide, metric, plot, note, summary, maps, table, overview_note)
+    _wire(ctx, (part, layer, head, hide), metric, plot, (maps, table, overview_note))
     gr.api(attention, api_name="attention")
     with gr.Accordion(t("attention.compare"), open=False) as compare_box:
         attention_compare.build(ctx, layer)
@@ -249,34 +265,32 @@ def _head_view(ctx: PanelContext) -> tuple:
         (hide, "hide_special"),
     ):
         ctx.tr(component, f"attention.{name}", "label")
-    plot = gr.Plot(elem_id="attention-heatmap", show_label=False)
-    summary = gr.Markdown(elem_id="attention-summary")
-    note = gr.Markdown(elem_id="attention-caption")
-    return part, layer, head, hide, plot, summary, note
+    notes = {"summary": "attention-summary", "caption": "attention-caption"}
+    plot = live_view("attention", draw_head, notes, elem_id="attention-heatmap")
+    return part, layer, head, hide, plot
 
 
-def _wire(ctx, part, layer, head, hide, metric, plot, note, summary, maps, table, overview_note):
-    """Each control has one writer: the user, or the new-key handler (see TRAPS.md)."""
+def _wire(ctx, controls, metric, plot, overview_outputs):
+    """Each control has one writer: the user, or the new-key handler (see TRAPS.md).
+    Layer, head and special-token changes redraw the live heatmap in the page."""
+    part, layer, head, hide = controls
     private = {"api_visibility": "private"}
-    head_inputs = [ctx.key, part, layer, head, hide, ctx.lang]
-    head_outputs = [plot, note, summary]
-    overview_inputs = [ctx.key, part, metric, ctx.lang]
-    overview_outputs = [maps, table, overview_note]
-    draw_head = (render_head, head_inputs, head_outputs)
-    draw_overview = (render_overview, overview_inputs, overview_outputs)
+    request = (head_request, [ctx.key, part, layer, head, hide, ctx.lang], plot)
+    draw_overview = (render_overview, [ctx.key, part, metric, ctx.lang], list(overview_outputs))
     fit = (controls_for, [ctx.key, part, layer, head, ctx.lang], [part, layer, head])
     ctx.key.change(
         on_new_key,
         [ctx.key, part, layer, head, hide, metric, ctx.lang],
-        [part, layer, head, hide, *head_outputs, *overview_outputs],
+        [part, layer, head, hide, plot, *overview_outputs],
         **private,
     )
-    for control in (layer, head, hide):
-        control.input(*draw_head, trigger_mode="always_last", **private)
-    part.input(*fit, **private).then(*draw_head, **private).then(*draw_overview, **private)
+    wire_controls("attention", {"layer": layer, "head": head, "hide": hide})
+    part.input(*fit, **private).then(*request, **private).then(*draw_overview, **private)
     metric.input(*draw_overview, **private)
     ctx.lang.change(metric_choices, ctx.lang, metric, **private)
     relabel = (relabel_controls, [ctx.key, ctx.lang], [part, head])
-    ctx.lang.change(*relabel, **private).then(*draw_head, **private).then(*draw_overview, **private)
-    table.select(pick_head, None, [layer, head], **private).then(*draw_head, **private)
+    ctx.lang.change(*relabel, **private).then(*request, **private).then(*draw_overview, **private)
+    table = overview_outputs[1]
+    picked = table.select(pick_head, None, [layer, head], **private)
+    picked.then(None, [layer, head, hide], None, js=ask_js("attention", ["layer", "head", "hide"]))
     table.select(None, None, None, js=SHOW_HEATMAP_JS, queue=False, **private)

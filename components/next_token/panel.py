@@ -13,8 +13,16 @@ import plotly.graph_objects as go
 from components.next_token import bars as view
 from components.next_token import generation as gen
 from components.next_token import inside, why
-from components.page.context import PanelContext, analysis_for, analysis_of, asked, user_error
+from components.page.context import (
+    PanelContext,
+    analysis_for,
+    analysis_key,
+    analysis_of,
+    asked,
+    user_error,
+)
 from components.page.i18n import t
+from components.page.live import answer, live_view, request_value, wire_controls
 from models.analysis import Analysis
 from models.errors import AnatomyError
 from models.lenses.generation import MAX_NEW_TOKENS, readable_token
@@ -76,10 +84,18 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
     """The bar chart and its Markdown summary at the chosen position."""
     if not key:  # nothing analysed yet (e.g. the language switched first)
         return gr.skip(), gr.skip()
+    generated = gen.generated_ids(state, key)
+    knobs = (temperature, top_k, top_p, shown, sample, seed)
+    return distribution_for(key, generated, position, *knobs, lang)
+
+
+def distribution_for(
+    key, generated, position, temperature, top_k, top_p, shown, sample, seed, lang
+):
+    """(bar chart, Markdown summary) after `text` + the `generated` ids, at `position`."""
     analysis = analysis_for(key, lang)
     if not analysis.has_lm_head:  # the notice above the chart says why, once
         return go.Figure(), ""
-    generated = gen.generated_ids(state, key)
     knobs = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
     try:
         candidates, step, dist = gen.candidates_at(
@@ -91,6 +107,29 @@ def distribution_view(key, state, position, temperature, top_k, top_p, shown, sa
     figure = view.bar_figure(candidates, lang, _title(analysis, int(position or 0), step, lang))
     text = view.summary(candidates, lang)
     return figure, f"{text}\n- {picks}" if picks else text
+
+
+# The live chart's request fields, in the order of the controls that set them.
+BAR_FIELDS = ("position", "temperature", "top_k", "top_p", "shown", "sample", "seed")
+
+
+def bars_request(key, state, *values_and_lang) -> str:
+    """The live chart's request: the analysis, the ids generated so far, the knobs
+    (BAR_FIELDS order) and the language."""
+    *values, lang = values_and_lang
+    if not key:
+        return gr.skip()
+    ids = gen.generated_ids(state, key)
+    fields = dict(zip(BAR_FIELDS, values, strict=True))
+    return request_value(key=list(analysis_key(key)), ids=ids, lang=lang, **fields)
+
+
+def draw_bars(request: dict) -> dict:
+    """The live chart's answer to a request (see bars_request): the bars and summary."""
+    values = [request.get(field) for field in BAR_FIELDS]
+    ids = [int(i) for i in request.get("ids") or []]
+    figure, summary = distribution_for(request.get("key"), ids, *values, request.get("lang"))
+    return answer(figure, {"summary": summary})
 
 
 # What `prediction_controls` returns an update for, in this order.
@@ -191,27 +230,52 @@ def knobs_for_new_key(key, temperature, top_k, top_p) -> tuple:
     return tuple(values)
 
 
+# What on_new_key returns an update for, in this order.
+NEW_KEY_OUTPUTS = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "state",
+    "position",
+    "continuation",
+    "plot",
+    "notice",
+    "surprise",
+    "lens",
+    "masks",
+    "shown",
+    "sample",
+    "seed",
+    "n_tokens",
+    "step_button",
+    "generate_button",
+    "reset_button",
+)
+
+
 def on_new_key(key, temperature, top_k, top_p, shown, sample, seed, lang):
-    """Everything the tab shows for a new key, in one answer: the knobs (wanted values
-    applied), no generated tokens, the bars and the views that read the text. With keys
-    coming quickly, the last key's answer lands last."""
+    """Everything the tab shows for a new key, in one answer (NEW_KEY_OUTPUTS order): the
+    knobs (wanted values applied, usable only where this model can predict), no generated
+    tokens, the chart's request and the views that read the text. With keys coming
+    quickly, the last key's answer lands last."""
     if not key:
-        return (gr.skip(),) * 12
+        return (gr.skip(),) * len(NEW_KEY_OUTPUTS)
     temperature, top_k, top_p = knobs_for_new_key(key, temperature, top_k, top_p)
     state, slider, continuation = reset(key, lang)
     position = slider.get("value")
-    bars = distribution_view(
-        key, state, position, temperature, top_k, top_p, shown, sample, seed, lang
-    )
+    usable = dict(zip(PREDICTION_CONTROLS, prediction_controls(key, lang), strict=True))
+    knobs = (temperature, top_k, top_p, shown, sample, seed)
+    request = bars_request(key, state, position, *knobs, lang)
     return (
-        temperature,
-        top_k,
-        top_p,
+        {**usable["temperature"], "value": temperature},
+        {**usable["top_k"], "value": top_k},
+        {**usable["top_p"], "value": top_p},
         state,
-        slider,
+        {**slider, **usable["position"]},
         continuation,
-        *bars,
+        {**usable["plot"], "value": request},
         *inside_views(key, state, lang),
+        *(usable[name] for name in PREDICTION_CONTROLS[5:]),
     )
 
 
@@ -264,8 +328,7 @@ def build(ctx: PanelContext) -> None:
             with gr.Row():
                 position = _slider(ctx, "position", 0, 1, 0, 1, "nt-position")
                 shown = _slider(ctx, "shown", 3, 30, SHOWN_DEFAULT, 1, "nt-shown")
-            plot = gr.Plot(elem_id="nt-bars", show_label=False)
-            summary = gr.Markdown(elem_id="nt-summary")
+            plot = live_view("next_token", draw_bars, {"summary": "nt-summary"}, elem_id="nt-bars")
             _heading(ctx, "nt.gen_heading")
             with gr.Row():
                 sample = ctx.tr(gr.Checkbox(False, label=t("nt.sample")), "nt.sample", "label")
@@ -296,7 +359,6 @@ def build(ctx: PanelContext) -> None:
         state,
         position,
         plot,
-        summary,
         notice,
         surprise,
         lens,
@@ -314,7 +376,6 @@ def _wire(
     state,
     position,
     plot,
-    summary,
     notice,
     surprise,
     lens,
@@ -324,35 +385,52 @@ def _wire(
     n_tokens,
     buttons,
 ) -> None:
+    """Each control has one writer: the user, or the new-key handler (see TRAPS.md).
+    The knobs and the position redraw the live chart in the page."""
     temperature, top_k, top_p, shown, sample, seed = knobs
     one, many, clear = buttons
     private = {"api_visibility": "private"}
-    bars_in = [ctx.key, state, position, temperature, top_k, top_p, shown, sample, seed, ctx.lang]
-    bars = (distribution_view, bars_in, [plot, summary])
-    views = (
-        inside_views,
-        [ctx.key, state, ctx.lang],
-        [notice, surprise, lens, masks],
-    )
+    request_in = [ctx.key, state, position, temperature, top_k, top_p, shown, sample, seed]
+    request = (bars_request, [*request_in, ctx.lang], plot)
+    views = (inside_views, [ctx.key, state, ctx.lang], [notice, surprise, lens, masks])
+    outputs = {
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "state": state,
+        "position": position,
+        "continuation": continuation,
+        "plot": plot,
+        "notice": notice,
+        "surprise": surprise,
+        "lens": lens,
+        "masks": masks,
+        "shown": shown,
+        "sample": sample,
+        "seed": seed,
+        "n_tokens": n_tokens,
+        "step_button": one,
+        "generate_button": many,
+        "reset_button": clear,
+    }
     ctx.key.change(
         on_new_key,
         [ctx.key, temperature, top_k, top_p, shown, sample, seed, ctx.lang],
-        [temperature, top_k, top_p, state, position, continuation, plot, summary]
-        + [notice, surprise, lens, masks],
+        [outputs[name] for name in NEW_KEY_OUTPUTS],
         **private,
     )
     cleared = clear.click(reset, [ctx.key, ctx.lang], [state, position, continuation], **private)
-    cleared.then(*bars, **private).then(*views, **private)
+    cleared.then(*request, **private).then(*views, **private)
     ctx.lang.change(
         continuation_view, [ctx.key, state, ctx.lang], continuation, queue=False, **private
     )
-    ctx.lang.change(*bars, **private).then(*views, **private)
-    for control in knobs:
-        control.input(*bars, trigger_mode="always_last", **private)
-    position.input(*bars, trigger_mode="always_last", **private)
+    ctx.lang.change(*request, **private).then(*views, **private)
+    wire_controls("next_token", dict(zip(BAR_FIELDS, request_in[2:], strict=True)))
     gen_in = [ctx.key, state, temperature, top_k, top_p, sample, seed, ctx.lang]
-    outputs = [state, position, continuation]
-    one.click(extend_one, gen_in, outputs, concurrency_limit=2, **private).then(*bars, **private)
+    generated = [state, position, continuation]
+    one.click(extend_one, gen_in, generated, concurrency_limit=2, **private).then(
+        *request, **private
+    )
     many.click(
-        extend, gen_in[:2] + [n_tokens] + gen_in[2:], outputs, concurrency_limit=2, **private
-    ).then(*bars, **private)
+        extend, gen_in[:2] + [n_tokens] + gen_in[2:], generated, concurrency_limit=2, **private
+    ).then(*request, **private)

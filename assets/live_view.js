@@ -1,0 +1,108 @@
+// A live view (components/page/live.py): runs once per view, with Gradio's
+// `element`, `props`, `server` and `watch`. The view's value is a request (JSON);
+// user changes of its controls arrive through window.anatomyLive[name](changes).
+// At most one request is in flight; while it runs, only the newest change waits,
+// and an answer that a newer request has overtaken is not drawn.
+// The view's name and plotly's address are read from the template, not from props:
+// a view mounted late (in a tab opened later) gets only the props of its last update.
+const view = element.querySelector(".live-view");
+const name = view.dataset.live;
+const plot = element.querySelector(".live-plot");
+const message = element.querySelector(".live-message");
+let request = null;
+let waiting = null;
+let busy = false;
+let drawn = 0;
+
+const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+
+// plotly.js: Gradio's copy when a gr.Plot has loaded it, else the plotly package's
+// copy that this app serves. The plot keeps the one that drew it (presentation.js
+// re-lays it out with the same one).
+function plotlyReady() {
+  if (plot._anatomyPlotly) return Promise.resolve(plot._anatomyPlotly);
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.anatomyPlotly) {
+    window.anatomyPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = view.dataset.plotly;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => reject(new Error("plotly.js did not load"));
+      document.head.appendChild(script);
+    });
+  }
+  return window.anatomyPlotly;
+}
+
+async function paint(answer, asked) {
+  view.dataset.busy = "";
+  if (answer.error) {
+    message.textContent = answer.error;
+    view.dataset.error = "1";
+    return;
+  }
+  message.textContent = "";
+  delete view.dataset.error;
+  const figure = answer.figure;
+  if (figure) {
+    const Plotly = await plotlyReady();
+    plot.hidden = false;
+    plot._anatomyPlotly = Plotly;
+    await Plotly.react(plot, figure.data, figure.layout, CONFIG);
+  } else {
+    plot.hidden = true;
+  }
+  for (const box of element.querySelectorAll(".live-note")) {
+    box.innerHTML = (answer.notes && answer.notes[box.dataset.note]) || "";
+  }
+  drawn += 1;
+  view.dataset.drawn = String(drawn);
+  view.dataset.request = JSON.stringify(asked);
+  view.dataset.state = JSON.stringify(answer.state || {});
+}
+
+async function pump() {
+  if (busy) return;
+  busy = true;
+  while (waiting) {
+    const asked = waiting;
+    waiting = null;
+    view.dataset.busy = "1";
+    let answer;
+    try {
+      answer = await server.live_answer(asked);
+    } catch (error) {
+      answer = { error: String((error && error.message) || error) };
+    }
+    if (waiting) continue; // overtaken by a newer request: draw that one instead
+    try {
+      await paint(answer, asked);
+    } catch (error) {
+      message.textContent = String(error);
+    }
+  }
+  busy = false;
+}
+
+function ask(next) {
+  if (!next || !next.key || !next.key.length) return;
+  request = next;
+  waiting = next;
+  pump();
+}
+
+function fromValue() {
+  if (!props.value) return;
+  try {
+    ask(JSON.parse(props.value));
+  } catch (error) {
+    message.textContent = String(error);
+  }
+}
+
+window.anatomyLive = window.anatomyLive || {};
+window.anatomyLive[name] = (changes) => {
+  if (request) ask({ ...request, ...changes });
+};
+watch("value", fromValue);
+fromValue();
