@@ -16,6 +16,7 @@ from components.page.i18n import t  # noqa: E402
 from components.page.layout import launch_kwargs  # noqa: E402
 from models.device import device_plan  # noqa: E402
 from models.loading.catalog import list_models  # noqa: E402
+from models.loading.load import import_model_code  # noqa: E402
 from models.runtime import limit_malloc_arenas  # noqa: E402
 
 PANELS = (
@@ -57,6 +58,7 @@ def build_demo() -> gr.Blocks:
 
 if __name__ == "__main__":
     limit_malloc_arenas()
+    import_model_code()
     print(f"models run on: {device_plan().label}", flush=True)  # chosen once, here
     build_demo().queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
