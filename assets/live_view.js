@@ -7,8 +7,9 @@
 // a view mounted late (in a tab opened later) gets only the props of its last update.
 const view = element.querySelector(".live-view");
 const name = view.dataset.live;
-const plot = element.querySelector(".live-plot");
 const message = element.querySelector(".live-message");
+const SLOW_MS = 400; // past this, say that the answer is coming
+let slow = null;
 let request = null;
 let waiting = null;
 let busy = false;
@@ -19,8 +20,8 @@ const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: [
 // plotly.js: Gradio's copy when a gr.Plot has loaded it, else the plotly package's
 // copy that this app serves. The plot keeps the one that drew it (presentation.js
 // re-lays it out with the same one).
-function plotlyReady() {
-  if (plot._anatomyPlotly) return Promise.resolve(plot._anatomyPlotly);
+function plotlyReady(box) {
+  if (box._anatomyPlotly) return Promise.resolve(box._anatomyPlotly);
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!window.anatomyPlotly) {
     window.anatomyPlotly = new Promise((resolve, reject) => {
@@ -34,8 +35,19 @@ function plotlyReady() {
   return window.anatomyPlotly;
 }
 
+// What the page says while an answer takes long: the words for a slow case the request
+// names (a first UMAP fit), else the general ones.
+function workingText(asked) {
+  for (const [field, texts] of Object.entries(asked.working_when || {})) {
+    if (texts[asked[field]]) return texts[asked[field]];
+  }
+  return asked.working || "…";
+}
+
 async function paint(answer, asked) {
+  clearTimeout(slow);
   view.dataset.busy = "";
+  message.classList.remove("live-working");
   if (answer.error) {
     message.textContent = answer.error;
     view.dataset.error = "1";
@@ -43,14 +55,16 @@ async function paint(answer, asked) {
   }
   message.textContent = "";
   delete view.dataset.error;
-  const figure = answer.figure;
-  if (figure) {
-    const Plotly = await plotlyReady();
-    plot.hidden = false;
-    plot._anatomyPlotly = Plotly;
-    await Plotly.react(plot, figure.data, figure.layout, CONFIG);
-  } else {
-    plot.hidden = true;
+  const figures = answer.figures || {};
+  for (const box of element.querySelectorAll(".live-plot")) {
+    const figure = figures[box.dataset.plot];
+    box.hidden = !figure;
+    if (!figure) continue;
+    const Plotly = await plotlyReady(box);
+    box._anatomyPlotly = Plotly;
+    // the user's zoom or 3D camera stays while the same analysis is re-sliced
+    const layout = { uirevision: JSON.stringify(asked.key), ...figure.layout };
+    await Plotly.react(box, figure.data, layout, CONFIG);
   }
   for (const box of element.querySelectorAll(".live-note")) {
     box.innerHTML = (answer.notes && answer.notes[box.dataset.note]) || "";
@@ -68,6 +82,11 @@ async function pump() {
     const asked = waiting;
     waiting = null;
     view.dataset.busy = "1";
+    clearTimeout(slow);
+    slow = setTimeout(() => {
+      message.classList.add("live-working");
+      message.textContent = workingText(asked);
+    }, SLOW_MS);
     let answer;
     try {
       answer = await server.live_answer(asked);

@@ -33,6 +33,7 @@ from components.attention.slicing import (
     parts_of,
     stats_for,
 )
+from components.page import live
 from components.page.context import (
     PanelContext,
     analysis_for,
@@ -265,8 +266,8 @@ def _head_view(ctx: PanelContext) -> tuple:
         (hide, "hide_special"),
     ):
         ctx.tr(component, f"attention.{name}", "label")
-    notes = {"summary": "attention-summary", "caption": "attention-caption"}
-    plot = live_view("attention", draw_head, notes, elem_id="attention-heatmap")
+    notes = (live.note("summary", "attention-summary"), live.note("caption", "attention-caption"))
+    plot = live_view("attention", draw_head, (live.plot(), *notes), elem_id="attention-heatmap")
     return part, layer, head, hide, plot
 
 

@@ -18,9 +18,11 @@ from components.block import diagram
 from components.block import memory as memory_view
 from components.block import steps as step_view
 from components.block import stream as stream_view
+from components.page import live
 from components.page.context import (
     PanelContext,
     analysis_for,
+    analysis_key,
     analysis_of,
     asked,
     escape,
@@ -28,6 +30,7 @@ from components.page.context import (
     whole_number,
 )
 from components.page.i18n import t
+from components.page.live import answer, live_view, request_value, wire_controls
 from models.analysis import Analysis
 from models.errors import AnatomyError
 from models.lenses.architecture import architecture_of, attention_weight_bytes, kv_bytes
@@ -177,6 +180,28 @@ def render_steps(key: list, part: str, layer, token, lang: str):
     )
 
 
+def steps_request(key: list, part: str, layer, token, lang: str) -> str:
+    """The live step view's request: the analysis, the stack, layer and token."""
+    if not key:
+        return gr.skip()
+    return request_value(
+        key=list(analysis_key(key)), part=part, layer=layer, token=token, lang=lang
+    )
+
+
+def draw_steps(request: dict) -> dict:
+    """The live step view's answer to a request (see steps_request)."""
+    text, steps, histogram, neurons = render_steps(
+        request.get("key"),
+        request.get("part"),
+        request.get("layer"),
+        request.get("token"),
+        request.get("lang", "en"),
+    )
+    figures = {"steps": steps, "norm": histogram, "neurons": neurons}
+    return answer(figures, {"summary": text})
+
+
 def render_stream(key: list, part: str, measure: str, lang: str):
     """(figure, note) of the residual stream across layers."""
     if not key:
@@ -197,8 +222,9 @@ def view_choices(lang: str) -> list[tuple[str, str]]:
 
 def on_new_key(key: list, part: str, layer, token, measure: str, lang: str) -> tuple:
     """Everything the tab shows for a new key, in one answer: its controls (with the
-    values a shared link or a lesson step asks for) and the views drawn with them. This
-    handler is the one writer of the controls' values, so nothing races it."""
+    values a shared link or a lesson step asks for), the map, the step view's request
+    and the stream drawn with them. This handler is the one writer of the controls'
+    values, so nothing races it."""
     part = asked(key, "block_part", part, str)
     layer = asked(key, "block_layer", layer, int)
     token = asked(key, "block_token", token, int)
@@ -206,13 +232,13 @@ def on_new_key(key: list, part: str, layer, token, measure: str, lang: str) -> t
     controls = controls_for(key, part, layer, token, lang)
     view = gr.update(choices=view_choices(lang), value=measure)
     if not key:
-        return (*controls, view, *render_architecture(key, lang), *(gr.skip(),) * 6)
+        return (*controls, view, *render_architecture(key, lang), *(gr.skip(),) * 3)
     part, layer, token = (update["value"] for update in controls)
     return (
         *controls,
         view,
         *render_architecture(key, lang),
-        *render_steps(key, part, layer, token, lang),
+        steps_request(key, part, layer, token, lang),
         *render_stream(key, part, measure, lang),
     )
 
@@ -255,11 +281,12 @@ def build(ctx: PanelContext) -> None:
                 info=t("block.token_info"),
                 elem_id="block-token",
             )
-        summary = gr.Markdown(elem_id="block-steps-text")
-        figure = gr.Plot(elem_id="block-steps", show_label=False)
-        with gr.Row():
-            histogram = gr.Plot(elem_id="block-norm", show_label=False)
-            neurons = gr.Plot(elem_id="block-neurons", show_label=False)
+        slots = (
+            live.note("summary", "block-steps-text"),
+            live.plot("steps", "block-steps"),
+            live.row(live.plot("norm", "block-norm"), live.plot("neurons", "block-neurons")),
+        )
+        steps = live_view("block", draw_steps, slots, elem_id="block-step-view")
     ctx.tr(steps_box, "block.steps", "label")
     with gr.Accordion(t("block.stream"), open=True) as stream_box:
         ctx.tr(gr.Markdown(t("block.stream_explain")), "block.stream_explain")
@@ -285,38 +312,34 @@ def build(ctx: PanelContext) -> None:
         ctx,
         (drawing, params, memory, kv_plot, config_keys, config),
         (part, layer, token),
-        (summary, figure, histogram, neurons),
+        steps,
         (measure, stream_plot, stream_note),
     )
     gr.api(architecture, api_name="architecture")
     gr.api(block, api_name="block")
 
 
-def _wire(ctx, map_outputs, controls, step_outputs, stream_parts) -> None:
-    """Each control has one writer: the user, or the new-key handler (see TRAPS.md)."""
+def _wire(ctx, map_outputs, controls, steps, stream_parts) -> None:
+    """Each control has one writer: the user, or the new-key handler (see TRAPS.md).
+    Layer and token changes redraw the live step view in the page."""
     part, layer, token = controls
     measure, stream_plot, stream_note = stream_parts
     control_io = ([ctx.key, part, layer, token, ctx.lang], [part, layer, token])
-    step_io = ([ctx.key, part, layer, token, ctx.lang], list(step_outputs))
+    request = (steps_request, [ctx.key, part, layer, token, ctx.lang], steps)
     stream_io = ([ctx.key, part, measure, ctx.lang], [stream_plot, stream_note])
     map_io = ([ctx.key, ctx.lang], list(map_outputs))
     ctx.key.change(
         on_new_key,
         [ctx.key, part, layer, token, measure, ctx.lang],
-        [part, layer, token, measure, *map_outputs, *step_outputs, stream_plot, stream_note],
+        [part, layer, token, measure, *map_outputs, steps, stream_plot, stream_note],
         concurrency_limit=4,
         **PRIVATE,
     )
     ctx.lang.change(relabel_controls, [ctx.key, ctx.lang], [part, measure], **PRIVATE).then(
         render_architecture, *map_io, **PRIVATE
-    ).then(render_steps, *step_io, concurrency_limit=4, **PRIVATE).then(
-        render_stream, *stream_io, **PRIVATE
-    )
-    for control in (layer, token):
-        control.input(
-            render_steps, *step_io, concurrency_limit=4, trigger_mode="always_last", **PRIVATE
-        )
-    part.input(controls_for, *control_io, **PRIVATE).then(render_steps, *step_io, **PRIVATE).then(
+    ).then(*request, **PRIVATE).then(render_stream, *stream_io, **PRIVATE)
+    wire_controls("block", {"layer": layer, "token": token})
+    part.input(controls_for, *control_io, **PRIVATE).then(*request, **PRIVATE).then(
         render_stream, *stream_io, **PRIVATE
     )
     measure.input(render_stream, *stream_io, **PRIVATE)

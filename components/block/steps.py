@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from components.block.figures import paper_title, quick_figure
-from components.page.context import escape
+from components.page.context import code_span
 from components.page.i18n import t
 from models.lenses.block import BlockSteps, cosine, stats
 
@@ -226,7 +226,7 @@ def _norm_line(steps: BlockSteps, index: int, lang: str) -> str:
 def summary(steps: BlockSteps, token_label: str, lang: str) -> str:
     """The block in words, in its own order, with this token's numbers (Markdown)."""
     table = step_table(steps)
-    token = f"<code>{escape(token_label)}</code>"
+    token = code_span(token_label)
     part = t("block.part_decoder_in", lang) if steps.part == "decoder" else ""
     lines = [t(f"block.s_where_{steps.placement}", lang, layer=steps.layer, token=token, part=part)]
     norm_index = 0

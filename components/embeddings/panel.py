@@ -29,6 +29,7 @@ from components.embeddings.plots import (
     token_hover,
     token_labels,
 )
+from components.page import live
 from components.page.context import (
     PanelContext,
     analysis_for,
@@ -157,29 +158,20 @@ def caveat(method: str, paths: str, lang: str) -> str:
     return note
 
 
-def render_view(
-    key: list, representation: str, method: str, paths: str, index, lang: str, progress=None
-):
+def render_view(key: list, representation: str, method: str, paths: str, index, lang: str):
     """(3D figure, similarity heatmap, neighbours table, caveat) for the current controls."""
     if not key:
         return gr.update(), gr.update(), gr.update(), gr.update()
     analysis = analysis_for(key, lang)
-    fitting = paths == PATHS_OFF and method != "pca"
-    if (
-        fitting
-        and progress is not None
-        and not SPACES.ready(analysis.model_id, representation or TOKEN, method)
-    ):
-        # a first UMAP / t-SNE fit takes tens of seconds: say so instead of a wrong estimate
-        progress(None, desc=t("emb.fitting", lang, method=method.upper()))
     index = chosen_token(analysis, index)
     representation = representation or TOKEN
+    method = method if method in METHODS else "pca"
     try:
-        if paths == PATHS_OFF:
-            figure = space_figure(analysis, representation, method, lang)
-        else:
+        if paths in (PATHS_ONE, PATHS_ALL):
             which = [index] if paths == PATHS_ONE else path_tokens(analysis)
             figure = trajectories_figure(analysis, representation, which, lang)
+        else:
+            figure = space_figure(analysis, representation, method, lang)
         similarity = cosine_matrix(sentence_vectors(analysis, representation))
         heatmap = similarity_figure(similarity, token_labels(analysis), lang)
         table = neighbours_table(analysis, representation, index, lang)
@@ -191,11 +183,36 @@ def render_view(
     return figure, heatmap, table, caveat(method, paths, lang)
 
 
-def render_view_with_progress(
-    key, representation, method, paths, index, lang, progress=gr.Progress()
-):
-    """render_view for the page, with a progress line while a new space is fitted."""
-    return render_view(key, representation, method, paths, index, lang, progress)
+def view_request(key: list, representation: str, method: str, paths: str, index, lang: str):
+    """The live view's request: the analysis and the four controls. A first UMAP or
+    t-SNE fit takes tens of seconds: the page says so while it waits."""
+    if not key:
+        return gr.skip()
+    fitting = t("emb.fitting", lang, method="UMAP / t-SNE")
+    return live.request_value(
+        key=list(key),
+        representation=representation,
+        method=method,
+        paths=paths,
+        token=index,
+        lang=lang,
+        working_when={"method": {"umap": fitting, "tsne": fitting}},
+    )
+
+
+def draw_view(request: dict) -> dict:
+    """The live view's answer to a request (see view_request)."""
+    figure, heatmap, table, note = render_view(
+        request.get("key"),
+        request.get("representation"),
+        request.get("method"),
+        request.get("paths"),
+        request.get("token"),
+        request.get("lang", "en"),
+    )
+    neighbours = live.table_html(table["headers"], table["data"])
+    figures = {"space": figure, "similarity": heatmap}
+    return live.answer(figures, {"neighbours": neighbours, "caveat": note})
 
 
 def _prefetch(analysis) -> None:
@@ -247,14 +264,14 @@ def controls_for_new_key(key: list, representation: str, method: str, paths: str
     )
 
 
-def on_new_key(key, representation, method, paths, index, lang, progress=gr.Progress()):
-    """The controls for a new key (wanted values applied) and the views drawn with them,
-    in one answer: with keys coming quickly, the last key's answer lands last."""
+def on_new_key(key, representation, method, paths, index, lang):
+    """The controls for a new key (wanted values applied) and the live view's request
+    with them, in one answer: with keys coming quickly, the last key's answer lands last."""
     controls = controls_for_new_key(key, representation, method, paths, lang)
     if not key:
-        return (*controls, gr.update(), gr.update(), gr.update(), gr.update())
+        return (*controls, gr.skip())
     representation, method, paths, index = (update.get("value") for update in controls)
-    return (*controls, *render_view(key, representation, method, paths, index, lang, progress))
+    return (*controls, view_request(key, representation, method, paths, index, lang))
 
 
 def _token_choices(analysis) -> list[tuple[str, int]]:
@@ -289,35 +306,34 @@ def build(ctx: PanelContext) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             representation, method, paths, token = _controls(ctx)
-            plot = gr.Plot(elem_id="emb-plot", show_label=False)
-            note = gr.Markdown(t("emb.caveat_pca"), elem_id="emb-caveat")
-            with gr.Row():
-                heatmap = gr.Plot(elem_id="emb-similarity", show_label=False)
-                table = gr.Dataframe(
-                    headers=["#", t("emb.nb_input"), "cos", t("emb.nb_context", layer="L"), "cos "],
-                    interactive=False,
-                    wrap=True,  # long headers and Korean pieces wrap instead of being cut
-                    elem_id="emb-neighbours",
-                )
+            slots = (
+                live.plot("space", "emb-plot"),
+                live.note("caveat", "emb-caveat"),
+                live.row(
+                    live.plot("similarity", "emb-similarity"),
+                    live.note("neighbours", "emb-neighbours"),
+                ),
+            )
+            view = live.live_view("embeddings", draw_view, slots, elem_id="emb-view")
         with gr.Column(scale=1):
             ctx.tr(gr.Markdown(t("emb.explain")), "emb.explain")
     inputs = [ctx.key, representation, method, paths, token, ctx.lang]
-    outputs = [plot, heatmap, table, note]
     private = {"api_visibility": "private"}
-    draw = (render_view_with_progress, inputs, outputs)
     ctx.key.change(
         on_new_key,
         inputs,
-        [representation, method, paths, token, *outputs],
+        [representation, method, paths, token, view],
         concurrency_limit=2,
         **private,
     )
     ctx.lang.change(update_choices, [ctx.key, ctx.lang], representation, **private).then(
-        *draw, concurrency_limit=2, **private
+        view_request, inputs, view, **private
     )
     ctx.lang.change(relabel_paths, ctx.lang, paths, api_visibility="private", queue=False)
-    for control in (representation, method, paths, token):
-        control.input(*draw, concurrency_limit=2, trigger_mode="always_last", **private)
+    live.wire_controls(
+        "embeddings",
+        {"representation": representation, "method": method, "paths": paths, "token": token},
+    )
     with gr.Accordion(t("emb.words_section"), open=False) as words_box:
         embeddings_words.build(ctx)
     with gr.Accordion(

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from components.next_token import bars as view
 from components.next_token import generation as gen
 from components.next_token import inside, why
+from components.page import live
 from components.page.context import (
     PanelContext,
     analysis_for,
@@ -328,7 +329,8 @@ def build(ctx: PanelContext) -> None:
             with gr.Row():
                 position = _slider(ctx, "position", 0, 1, 0, 1, "nt-position")
                 shown = _slider(ctx, "shown", 3, 30, SHOWN_DEFAULT, 1, "nt-shown")
-            plot = live_view("next_token", draw_bars, {"summary": "nt-summary"}, elem_id="nt-bars")
+            slots = (live.plot(), live.note("summary", "nt-summary"))
+            plot = live_view("next_token", draw_bars, slots, elem_id="nt-bars")
             _heading(ctx, "nt.gen_heading")
             with gr.Row():
                 sample = ctx.tr(gr.Checkbox(False, label=t("nt.sample")), "nt.sample", "label")

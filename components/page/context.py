@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -143,6 +144,15 @@ def analysis_of(model: str, text: str, text_pair: str | None = None) -> Analysis
 def escape(text: str) -> str:
     """HTML-escape user or token text (quotes included)."""
     return html.escape(text, quote=True)
+
+
+def code_span(text: str) -> str:
+    """Token or user text as a Markdown code span: shown verbatim, never read as Markdown
+    or HTML (the fence is longer than any run of backticks inside)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def explanation(key: str, lang: str) -> str:

@@ -14,9 +14,11 @@ live view skips that path for the controls that only re-slice the cached analysi
   controls stay ordinary Gradio components, so shared links, lessons, the language
   switch and the export read them as before.
 
-The answer of a server function: `{"figure": <plotly JSON> | None, "notes": {name:
-HTML}, "state": {...}}` or `{"error": message}`; it is serialized once, by plotly's
-own encoder (arrays travel as base64), and sent as it is.
+A view is laid out from slots: `plot(name)` for a figure, `note(name)` for a text
+(Markdown, or HTML this app built and escaped), `row(...)` to put slots side by side.
+The answer of a server function: `{"figures": {name: <plotly JSON> | None}, "notes":
+{name: HTML}, "state": {...}}` or `{"error": message}`; it is serialized once, by
+plotly's own encoder (arrays travel as base64), and sent as it is.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import plotly.io as pio
 from fastapi.responses import Response
 from markdown_it import MarkdownIt
 
-from components.page.context import user_error
+from components.page.context import escape, user_error
+from components.page.i18n import t
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SCRIPT = (ASSETS / "live_view.js").read_text(encoding="utf-8")
@@ -47,28 +50,53 @@ gr.set_static_paths([PLOTLY_JS])
 _SENT = itertools.count(1)
 
 
+class Html(str):
+    """A note this app built as HTML, every user or token string in it escaped."""
+
+
 def markdown_html(text: str | None) -> str:
     """Markdown as HTML for a note; raw HTML in it is shown as text, never run."""
-    return _MARKDOWN.render(text or "")
+    return text if isinstance(text, Html) else _MARKDOWN.render(text or "")
 
 
-def answer(figure: go.Figure | None, notes: dict[str, str] | None = None, **state) -> dict:
-    """What a server function returns: a figure, Markdown notes by name, and any small
-    `state` the page may read (e.g. the layer drawn, for tests and the URL)."""
-    return {"figure": figure, "notes": notes or {}, "state": state}
+def table_html(headers: Sequence, rows: Sequence[Sequence]) -> Html:
+    """A small table as a note (every cell escaped; None is an empty cell; numbers
+    are kept on one line)."""
+
+    def cell(tag: str, value) -> str:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        kind = ' class="num"' if number else ""
+        return f"<{tag}{kind}>{'' if value is None else escape(str(value))}</{tag}>"
+
+    def cells(tag: str, values: Sequence) -> str:
+        return "".join(cell(tag, value) for value in values)
+
+    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    return Html(
+        f'<table class="live-table"><thead><tr>{cells("th", headers)}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def answer(figures: dict | go.Figure | None, notes: dict[str, str] | None = None, **state) -> dict:
+    """What a server function returns: figures by slot name (one figure alone goes to the
+    slot "main"), notes by slot name, and any small `state` the page may read."""
+    if not isinstance(figures, dict):
+        figures = {"main": figures}
+    return {"figures": figures, "notes": notes or {}, "state": state}
 
 
 def _encode(result: dict) -> Response:
-    figure = result.get("figure")
-    body = {
-        "figure": None if figure is None else "__FIGURE__",
-        "notes": {name: markdown_html(text) for name, text in result.get("notes", {}).items()},
-        "state": result.get("state", {}),
-    }
-    text = json.dumps(body, ensure_ascii=False)
-    if figure is not None:
-        text = text.replace('"__FIGURE__"', pio.to_json(figure, validate=False), 1)
-    return Response(content=text, media_type="application/json")
+    """The answer as JSON: each figure by plotly's encoder, the rest by json."""
+    figures = ", ".join(
+        f"{json.dumps(name)}: {'null' if f is None else pio.to_json(f, validate=False)}"
+        for name, f in result.get("figures", {}).items()
+    )
+    notes = {name: markdown_html(text) for name, text in result.get("notes", {}).items()}
+    rest = json.dumps({"notes": notes, "state": result.get("state", {})}, ensure_ascii=False)
+    return Response(
+        content=f'{{"figures": {{{figures}}}, {rest[1:]}', media_type="application/json"
+    )
 
 
 def serve(draw: Callable[[dict], dict], name: str) -> Callable:
@@ -92,29 +120,46 @@ def serve(draw: Callable[[dict], dict], name: str) -> Callable:
     return live_answer
 
 
-def request_value(**request) -> str:
+def request_value(working_when: dict | None = None, **request) -> str:
     """The value a Gradio event gives a live view: its request as JSON (numbered, so a
-    request equal to an earlier one still reaches the page)."""
-    return json.dumps({**request, "sent": next(_SENT)}, ensure_ascii=False)
+    request equal to an earlier one still reaches the page), with the words the page
+    shows while an answer takes long, in the request's language. `working_when`
+    ({field: {value: words}}) names slower cases, e.g. a first UMAP fit."""
+    working = t("live.working", request.get("lang", "en"))
+    extra = {"working": working, "working_when": working_when or {}, "sent": next(_SENT)}
+    return json.dumps({**request, **extra}, ensure_ascii=False)
+
+
+def plot(name: str = "main", elem_id: str | None = None) -> str:
+    """A slot for the figure `name` (wrapped in an element with `elem_id`, if given)."""
+    box = f'<div class="live-plot" data-plot="{escape(name)}"></div>'
+    return f'<div class="live-slot" id="{escape(elem_id)}">{box}</div>' if elem_id else box
+
+
+def note(name: str, elem_id: str | None = None) -> str:
+    """A slot for the note `name`."""
+    where = f' id="{escape(elem_id)}"' if elem_id else ""
+    return f'<div class="live-note" data-note="{escape(name)}"{where}></div>'
+
+
+def row(*slots: str) -> str:
+    """Slots side by side (they wrap on a narrow screen)."""
+    return f'<div class="live-row">{"".join(slots)}</div>'
 
 
 def live_view(
-    name: str, draw: Callable[[dict], dict], notes: dict[str, str] | None = None, **kwargs
+    name: str, draw: Callable[[dict], dict], slots: Sequence[str] = (), **kwargs
 ) -> gr.HTML:
-    """A live view called `name`: a plot area, then one box per note (note name ->
-    element id, in order).
+    """A live view called `name`, laid out from `slots` (default: one plot "main").
 
     `draw(request) -> answer(...)` re-slices the cached analysis for one request.
     Extra keyword arguments go to gr.HTML (elem_id, elem_classes, visible ...).
     """
-    boxes = "".join(
-        f'<div class="live-note" data-note="{note}" id="{box_id}"></div>'
-        for note, box_id in (notes or {}).items()
-    )
+    layout = "".join(slots or [plot()])
     template = (
-        f'<div class="live-view" data-live="{name}" data-plotly="gradio_api/file={PLOTLY_JS}">'
-        '<div class="live-plot"></div>'
-        f'<div class="live-message" role="status"></div>{boxes}</div>'
+        f'<div class="live-view" data-live="{escape(name)}" '
+        f'data-plotly="gradio_api/file={escape(str(PLOTLY_JS))}">'
+        f'<div class="live-message" role="status"></div>{layout}</div>'
     )
     return gr.HTML(
         value="",

@@ -20,6 +20,7 @@ import numpy as np
 import psutil
 import pytest
 
+from app import READY
 from models.loading import bundled
 from models.loading.catalog import MINILM, SMOLLM2
 from tests.conftest import launched_app
@@ -53,7 +54,15 @@ def bounded_app(tmp_path_factory):
         "ANATOMY_MAX_ANALYSIS_BYTES": str(ANALYSIS_BOUND),
     }
     with launched_app([sys.executable, "-c", COUNTING_LAUNCHER], env, log) as (url, process):
+        wait_for_line(log, READY)  # the process at rest: its start-up imports done
         yield url, process.pid, log
+
+
+def wait_for_line(log: Path, line: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in log.read_text():
+        assert time.monotonic() < deadline, f"the app never printed {line!r}"
+        time.sleep(0.1)
 
 
 def weight_bytes(model_id: str) -> int:

@@ -11,6 +11,7 @@ import pytest
 from components.block import memory
 from components.block import panel as block
 from components.block import steps as step_view
+from components.page import live
 from components.page.context import analysis_for
 from models.lenses.architecture import architecture, kv_bytes
 from models.lenses.block import steps_for
@@ -89,8 +90,8 @@ def test_step_text_follows_the_language_and_escapes_the_token(tiny):
     position = next(i for i, tok in enumerate(analysis_for(key).tokens) if "<" in tok.text)
     english = block.render_steps(key, "encoder", 0, position, "en")[0]
     korean = block.render_steps(key, "encoder", 0, position, "ko")[0]
-    first = english.split("\n")[0]
-    assert "<img" not in first and "&lt;" in first
+    shown = live.markdown_html(english.split("\n")[0])
+    assert "<img" not in shown and "&lt;</code>" in shown
     assert any("\uac00" <= ch <= "\ud7a3" for ch in korean)
     assert english != korean
 
@@ -173,7 +174,9 @@ def test_a_new_key_applies_the_link_or_lesson_settings_and_draws_with_them(tiny)
     key = session_key(tiny["tiny-gpt2"], SENTENCE, "", wanted)
     part, layer, token, view, *shown = block.on_new_key(key, "encoder", 0, -1, "attention", "en")
     assert (layer["value"], token["value"], view["value"]) == (1, 2, "lines")
-    summary, stream_note = shown[6], shown[-1]
+    request, stream_note = json.loads(shown[6]), shown[-1]
+    assert (request["layer"], request["token"]) == (1, 2)
+    summary = block.draw_steps(request)["notes"]["summary"]
     labels = block.token_labels(analysis_for(key))
     assert "Layer 1, token" in summary and labels[2] in summary
     assert stream_note == block.render_stream(key, "encoder", "lines", "en")[1]
