@@ -19,6 +19,7 @@ from models.loading.catalog import list_models  # noqa: E402
 from models.loading.load import import_model_code  # noqa: E402
 from models.runtime import limit_malloc_arenas  # noqa: E402
 
+READY = "ready: model code imported"
 PANELS = (
     ("tokenization", tokenization),
     ("embeddings", embeddings),
@@ -58,10 +59,15 @@ def build_demo() -> gr.Blocks:
 
 if __name__ == "__main__":
     limit_malloc_arenas()
-    import_model_code()
     print(f"models run on: {device_plan().label}", flush=True)  # chosen once, here
-    build_demo().queue(default_concurrency_limit=4).launch(
+    demo = build_demo().queue(default_concurrency_limit=4)
+    demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        prevent_thread_lock=True,
         **launch_kwargs(),
     )
+    # the page is served already; the first model load should not pay for this
+    import_model_code()
+    print(READY, flush=True)
+    demo.block_thread()
