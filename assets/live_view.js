@@ -121,7 +121,10 @@ function fromValue() {
 
 window.anatomyLive = window.anatomyLive || {};
 window.anatomyLive[name] = (changes) => {
-  if (request) ask({ ...request, ...changes });
+  if (!request) return;
+  // a menu pick can fire its input event twice: ask once per new value
+  if (Object.entries(changes).every(([field, value]) => request[field] === value)) return;
+  ask({ ...request, ...changes });
 };
 watch("value", fromValue);
 fromValue();

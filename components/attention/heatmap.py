@@ -6,7 +6,6 @@ Nothing here reads the cache or creates widgets, so every function is testable a
 from __future__ import annotations
 
 import copy
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -21,6 +20,8 @@ from components.page.theme import (
     MASKED,
     SEQUENTIAL,
     style,
+    thinned_ticks,
+    tick_angle,
     title_margin,
     wrap_title,
 )
@@ -34,10 +35,6 @@ from models.lenses.head_stats import (
     head_stats,
 )
 
-MAX_TICKS = 60  # past this many tokens only every n-th label is written on an axis
-# Key labels stand upright while all of them fit side by side in this many characters
-# (a full-width map; a half-width one, as in the comparison, holds about half).
-UPRIGHT_CHARACTERS = 72
 SMALL_MAPS_MAX_TOKENS = 24  # the layers x heads grid of small maps, up to this length
 SMALL_MAPS_MAX_CELLS = 400_000
 PATTERN_COLOURS = {
@@ -48,19 +45,6 @@ PATTERN_COLOURS = {
     MIXED: "#E8E8E8",
 }
 METRICS = ("label", "entropy", "mean_distance", "previous_share", "first_share", "self_share")
-
-
-def thinned_ticks(labels: tuple[str, ...], most: int = MAX_TICKS) -> list[str]:
-    """Every n-th label, so that at most `most` are written on an axis."""
-    step = max(1, math.ceil(len(labels) / most))
-    return list(labels[::step])
-
-
-def tick_angle(labels: list[str], narrow: bool = False) -> int:
-    """0 (upright) while the written labels fit side by side, else -45 (slanted)."""
-    room = UPRIGHT_CHARACTERS // 2 if narrow else UPRIGHT_CHARACTERS
-    written = sum(len(label) + 2 for label in labels)
-    return 0 if written <= room and len(labels) <= 12 else -45
 
 
 def causal_mask_path(n: int) -> str:

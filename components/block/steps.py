@@ -149,15 +149,18 @@ def norm_figure(steps: BlockSteps, lang: str) -> go.Figure:
 
 
 def neurons_figure(steps: BlockSteps, lang: str) -> go.Figure:
-    """The FFN's hidden values (one bar per neuron), the strongest ones marked."""
+    """The FFN's hidden values (a filled outline, one step per neuron), the strongest marked."""
     hidden = steps.vectors["ffn_hidden"]
     top = steps.top_neurons
     data = [
-        {
-            "type": "bar",
+        {  # one filled outline, not a bar per neuron: thousands of SVG bars redraw slowly
+            "type": "scatter",
+            "mode": "lines",
             "x": np.arange(hidden.shape[0]),
             "y": hidden,
-            "marker": {"color": "#A2507F", "line": {"width": 0}},
+            "line": {"color": "#A2507F", "width": 1, "shape": "hvh"},
+            "fill": "tozeroy",
+            "fillcolor": "#A2507F",
             "hovertemplate": "neuron %{x}: %{y:.4f}<extra></extra>",
             "showlegend": False,
         },

@@ -6,6 +6,7 @@ readable with the common colour-vision deficiencies and in greyscale.
 
 from __future__ import annotations
 
+import math
 import textwrap
 import unicodedata
 
@@ -28,6 +29,10 @@ MASKED = "#BBBBBB"  # positions a mask removes
 FONT_FAMILY = "Noto Sans, Noto Sans CJK KR, Malgun Gothic, Apple SD Gothic Neo, sans-serif"
 TITLE_WIDTH = 52  # columns (a Hangul syllable is two) a title line may take: a half-width plot
 TITLE_LINE = 24  # pixels of top margin per title line
+MAX_TICKS = 60  # past this many tokens only every n-th label is written on an axis
+# Token labels stand upright while all of them fit side by side in this many characters
+# (a full-width map; a half-width one, as in the comparison, holds about half).
+UPRIGHT_CHARACTERS = 72
 LINE_BREAK = "<br>"
 
 
@@ -81,3 +86,16 @@ def style(figure: go.Figure, title: str | None = None, height: int = 480) -> go.
         template="plotly_white",
     )
     return figure
+
+
+def thinned_ticks(labels: tuple[str, ...], most: int = MAX_TICKS) -> list[str]:
+    """Every n-th label, so that at most `most` are written on an axis."""
+    step = max(1, math.ceil(len(labels) / most))
+    return list(labels[::step])
+
+
+def tick_angle(labels: list[str], narrow: bool = False) -> int:
+    """0 (upright) while the written labels fit side by side, else -45 (slanted)."""
+    room = UPRIGHT_CHARACTERS // 2 if narrow else UPRIGHT_CHARACTERS
+    written = sum(len(label) + 2 for label in labels)
+    return 0 if written <= room and len(labels) <= 12 else -45

@@ -16,7 +16,6 @@ import torch
 from components.attention import compare as attention_compare
 from components.attention import panel as attention
 from components.attention.heatmap import (
-    MAX_TICKS,
     PATTERN_COLOURS,
     causal_mask_path,
     small_maps_figure,
@@ -24,6 +23,7 @@ from components.attention.heatmap import (
 )
 from components.attention.slicing import CROSS, DECODER_SELF, SELF, stats_for, token_labels
 from components.page.context import analysis_for
+from components.page.theme import MAX_TICKS
 from models.lenses.head_stats import PREVIOUS_TOKEN
 from models.loading.catalog import SMOLLM2
 from models.loading.load import load_model

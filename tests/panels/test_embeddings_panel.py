@@ -18,9 +18,10 @@ from components.embeddings.plots import (
     MAX_LABELLED,
     representation_choices,
     sentence_vectors,
+    similarity_figure,
 )
 from components.page.i18n import t
-from components.page.theme import CATEGORICAL
+from components.page.theme import CATEGORICAL, MAX_TICKS
 from models.lenses.background import token_vectors, word_text
 from models.lenses.projection import space
 from models.loading.catalog import GEMMA3, MINILM, SMOLLM2
@@ -238,3 +239,11 @@ def test_repeated_tokens_share_one_label_where_their_points_coincide():
         assert written == [
             ",".join(map(str, members)) + ":" + analysis.tokens[members[0]].text.strip()
         ]
+
+
+def test_the_similarity_map_writes_a_fixed_thinned_set_of_token_labels():
+    labels = [f"{i}:w{i}" for i in range(140)]
+    figure = similarity_figure(np.eye(140), labels, "en")
+    for axis in (figure.layout.xaxis, figure.layout.yaxis):
+        assert axis.tickmode == "array" and 0 < len(axis.tickvals) <= MAX_TICKS
+        assert set(axis.tickvals) <= set(labels) and axis.tickvals[0] == labels[0]
