@@ -2,7 +2,7 @@
 
 Cold starts of `python app.py` to the first served page, the first analysis,
 resident memory idle / with all bundled models / at its peak, throughput and p95
-latency with 4 and 16 gradio_client sessions, and click-to-heatmap in Chromium
+latency with 4 and 16 gradio_client sessions, and control change to view in Chromium
 (browser_bench.py) on an app process of its own.
 """
 
@@ -68,7 +68,7 @@ def app_process_numbers(per_client: int, starts: int) -> dict:
 
 
 def browser_numbers(clicks: int) -> list[dict]:
-    """Click-to-heatmap times in Chromium (benchmarks/browser_bench.py), own app process."""
+    """Control change to view on screen in Chromium (browser_bench.py), own app process."""
     import browser_bench
 
     process, url, _ = start_app()
