@@ -44,6 +44,33 @@ function workingText(asked) {
   return asked.working || "…";
 }
 
+// Presentation mode (assets/presentation.js): larger type, taller plots and larger
+// text on the points, applied before drawing, so a redraw never shows small type first.
+function presenting() {
+  const on = document.documentElement.classList.contains("presentation");
+  return on && !!window.anatomyPresentation; // sized only once presentation.js has run
+}
+
+function presented(figure) {
+  const sizes = window.anatomyPresentation;
+  if (!presenting()) return figure;
+  const base = (figure.layout.font && figure.layout.font.size) || 12;
+  const grow = Math.max(sizes.LARGE, base) / base;
+  const layout = { ...figure.layout, font: { ...figure.layout.font, size: base * grow } };
+  if (figure.layout.height) layout.height = Math.round(figure.layout.height * sizes.TALLER);
+  const data = figure.data.map((trace) =>
+    trace.textfont && trace.textfont.size
+      ? { ...trace, textfont: { ...trace.textfont, size: Math.round(trace.textfont.size * grow) } }
+      : trace,
+  );
+  return { data, layout };
+}
+
+let last = null; // the answer on screen, drawn again when presentation mode changes
+function repaint() {
+  if (!busy && last) paint(last.answer, last.asked);
+}
+
 async function paint(answer, asked) {
   clearTimeout(slow);
   view.dataset.busy = "";
@@ -62,10 +89,13 @@ async function paint(answer, asked) {
     if (!figure) continue;
     const Plotly = await plotlyReady(box);
     box._anatomyPlotly = Plotly;
+    const shown = presented(figure);
     // the user's zoom or 3D camera stays while the same analysis is re-sliced
-    const layout = { uirevision: JSON.stringify(asked.key), ...figure.layout };
-    await Plotly.react(box, figure.data, layout, CONFIG);
+    const layout = { uirevision: JSON.stringify(asked.key), ...shown.layout };
+    await Plotly.react(box, shown.data, layout, CONFIG);
+    box._anatomyPresented = { on: presenting(), repaint };
   }
+  last = { answer, asked };
   for (const box of element.querySelectorAll(".live-note")) {
     box.innerHTML = (answer.notes && answer.notes[box.dataset.note]) || "";
   }

@@ -4,12 +4,18 @@
   // font instead, including plots drawn later (tab switches, new analyses).
   const LARGE = 20;
   const TALLER = 1.5;
+  window.anatomyPresentation = { LARGE, TALLER }; // live views size their plots with it
   const presenting = () => document.documentElement.classList.contains("presentation");
   const fit = () => {
+    const repaints = new Set();
     document.querySelectorAll(".js-plotly-plot").forEach((plot) => {
-      // A live view keeps the plotly.js that drew it (assets/live_view.js); Gradio's
-      // plots are drawn by the copy it puts on window.
-      const Plotly = plot._anatomyPlotly || window.Plotly;
+      // A live view (assets/live_view.js) sizes its own plots: ask it to draw again.
+      const live = plot._anatomyPresented;
+      if (live) {
+        if (live.on !== presenting()) repaints.add(live.repaint); // its mode, or before this ran
+        return;
+      }
+      const Plotly = window.Plotly; // Gradio's plots are drawn by the copy it puts on window
       const layout = plot._fullLayout;
       if (!Plotly) return;
       if (!layout || !layout.font) return;
@@ -31,6 +37,7 @@
         });
       }
     });
+    repaints.forEach((repaint) => repaint());
   };
   let pending = null;
   const later = () => {

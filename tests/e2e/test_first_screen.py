@@ -56,6 +56,15 @@ def test_opening_a_head_from_the_overview_brings_its_heatmap_into_view(browser, 
         page.context.close()
 
 
+# The live heatmap as drawn: how many answers it has drawn, its font size and title.
+DRAWN_FONT = """() => {
+  const view = document.querySelector('.live-view[data-live="attention"]');
+  const gd = document.querySelector('#attention-heatmap .js-plotly-plot');
+  return {drawn: Number(view.dataset.drawn || 0), font: gd._fullLayout.font.size,
+          title: gd._fullLayout.title.text};
+}"""
+
+
 def test_presentation_mode_grows_chips_controls_and_plots(browser, app_url):
     page = open_page(browser, f"{app_url}?tab=attention", size=(1920, 1080))
     try:
@@ -71,6 +80,22 @@ def test_presentation_mode_grows_chips_controls_and_plots(browser, app_url):
         )
         checkbox = box(page, "#attention-hide input")
         assert checkbox["width"] >= 24
+        # a redraw while presenting is drawn large at once, never small first
+        drawn = page.evaluate(DRAWN_FONT)["drawn"]
+        number = page.locator("#attention-layer input[type=number]")
+        number.fill("4")
+        number.press("Enter")
+        page.wait_for_function(
+            f"d => {{ const s = ({DRAWN_FONT})();"
+            " return s.drawn > d && s.title.includes('Layer 4'); }",
+            arg=drawn,
+            timeout=60_000,
+        )
+        assert page.evaluate(DRAWN_FONT)["font"] >= 20
+        page.get_by_label("Presentation mode").uncheck()
+        page.wait_for_function(f"() => ({DRAWN_FONT})().font < 20", timeout=20_000)
+        page.get_by_label("Presentation mode").check()
+        page.wait_for_function(f"() => ({DRAWN_FONT})().font >= 20", timeout=20_000)
         page.locator("#tab-tokenization-button").click()
         page.locator("#tok-chips .tok-chip").first.wait_for()
         sizes = page.evaluate(
