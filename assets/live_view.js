@@ -140,10 +140,18 @@ function ask(next) {
   pump();
 }
 
+// A user's changes made before this view had its first request (its tab was still
+// opening) are applied to that request, once.
+let early = (window.anatomyLivePending || {})[name] || null;
+if (window.anatomyLivePending) delete window.anatomyLivePending[name];
+
 function fromValue() {
   if (!props.value) return;
   try {
-    ask(JSON.parse(props.value));
+    const next = JSON.parse(props.value);
+    if (early) Object.assign(next, early);
+    early = null;
+    ask(next);
   } catch (error) {
     message.textContent = String(error);
   }
@@ -151,7 +159,10 @@ function fromValue() {
 
 window.anatomyLive = window.anatomyLive || {};
 window.anatomyLive[name] = (changes) => {
-  if (!request) return;
+  if (!request) {
+    early = { ...(early || {}), ...changes };
+    return;
+  }
   // a menu pick can fire its input event twice: ask once per new value
   if (Object.entries(changes).every(([field, value]) => request[field] === value)) return;
   ask({ ...request, ...changes });

@@ -171,11 +171,28 @@ def build(ctx: PanelContext, enabled: gr.Checkbox) -> LessonBar:
     return LessonBar(step, body, previous, run, following)
 
 
+# A Previous / Next click moves the step picker in the page at once, and every quick
+# click counts: the page remembers the step it asked for (clicks made before the
+# picker shows it count from there). The analysis event that follows reads the picker
+# when it runs, and Gradio runs only the last of the events waiting, so the page ends
+# on the step clicked to. Picking a step by hand starts counting afresh.
+MOVE_JS = """(index) => {{
+  const shown = Number(index || 0);
+  const asked = window.anatomyLessonMove;
+  const base = asked && (shown === asked.from || shown === asked.to) ? asked.to : shown;
+  const to = Math.min(Math.max(base + {move}, 0), {last});
+  window.anatomyLessonMove = {{ from: asked && base === asked.to ? asked.from : shown, to }};
+  return to;
+}}"""
+FORGET_MOVES_JS = "() => { window.anatomyLessonMove = null; return []; }"
+
+
 def wire_steps(ctx: PanelContext, bar: LessonBar, tabs: gr.Tabs, current_tab) -> None:
     """Picking a step, Previous, Next and "Load this example" each open the step in one
-    event: its example analysed, its tab shown, its settings applied by the panels."""
-    outputs = [bar.step, bar.body, ctx.model, ctx.text, ctx.text_pair, tabs, current_tab]
-    outputs += [ctx.key, ctx.status]
+    event: its example analysed, its tab shown, its settings applied by the panels.
+    The picker is the page's own record of the step (the explanation follows it); the
+    events never write it back, so a late answer cannot undo a later click."""
+    outputs = [ctx.model, ctx.text, ctx.text_pair, tabs, current_tab, ctx.key, ctx.status]
     last = len(steps()) - 1
     moves = (
         (bar.step.input, 0),
@@ -183,12 +200,15 @@ def wire_steps(ctx: PanelContext, bar: LessonBar, tabs: gr.Tabs, current_tab) ->
         (bar.run.click, 0),
         (bar.following.click, 1),
     )
+
+    def go(index, lang, shown, progress=gr.Progress()):
+        return open_step(min(max(int(index or 0), 0), last), lang, shown, progress)[2:]
+
+    bar.step.input(None, None, None, js=FORGET_MOVES_JS, queue=False, api_visibility="private")
     for trigger, move in moves:
-
-        def go(index, lang, shown, progress=gr.Progress(), move=move):
-            target = min(max(int(index or 0) + move, 0), last)
-            return open_step(target, lang, shown, progress)
-
+        if move:
+            js = MOVE_JS.format(move=move, last=last)
+            trigger(None, bar.step, bar.step, js=js, queue=False, api_visibility="private")
         event = trigger(
             go,
             [bar.step, ctx.lang, ctx.key],

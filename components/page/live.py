@@ -175,8 +175,13 @@ def ask_js(name: str, fields: Sequence[str]) -> str:
     return f"""(...values) => {{
   const fields = {json.dumps(list(fields))};
   const changes = Object.fromEntries(fields.map((field, i) => [field, values[i]]));
-  const live = window.anatomyLive && window.anatomyLive[{json.dumps(name)}];
+  const name = {json.dumps(name)};
+  const live = window.anatomyLive && window.anatomyLive[name];
   if (live) live(changes);
+  else {{  // the view is not on the page yet (its tab is opening): it applies these first
+    const pending = (window.anatomyLivePending = window.anatomyLivePending || {{}});
+    pending[name] = {{ ...(pending[name] || {{}}), ...changes }};
+  }}
   return [];
 }}"""
 
